@@ -1,0 +1,88 @@
+"""Session fixtures shared by tests/ and the doctests in skbert/.
+
+A tiny random BERT (2 layers, hidden 32) with a hand-written WordPiece vocabulary is
+built once per session in a temporary directory: loading and fitting it takes
+milliseconds, so most tests never touch the bundled pretrained model.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import pytest
+
+WORDS = (
+    "good great fine nice love loved best fun wonderful excellent happy "
+    "bad awful poor hate hated worst boring terrible sad dull "
+    "film movie plot story actor acting scene music the a an is was it this that "
+    "and or but not very really so too of to in on for with my our"
+).split()
+
+
+def _vocabulary() -> list[str]:
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    chars = list(string.ascii_lowercase + string.digits + string.punctuation)
+    return special + WORDS + chars + [f"##{c}" for c in chars]
+
+
+def build_tiny_model(directory: Path, model_type: str = "bert") -> str:
+    """Save a tiny random ``model_type`` model and its tokenizer in ``directory``."""
+    from transformers import (
+        BertConfig,
+        BertForSequenceClassification,
+        BertTokenizerFast,
+        DistilBertConfig,
+        DistilBertForSequenceClassification,
+    )
+
+    from skbert._hub import quiet_transformers
+
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab_file = directory / "vocab.txt"
+    vocab_file.write_text("\n".join(_vocabulary()) + "\n", encoding="utf-8")
+    with quiet_transformers():
+        tokenizer = BertTokenizerFast(str(vocab_file), do_lower_case=True)
+        tokenizer.model_max_length = 128
+        size = len(_vocabulary())
+        if model_type == "bert":
+            config = BertConfig(
+                vocab_size=size,
+                hidden_size=32,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                intermediate_size=64,
+                max_position_embeddings=128,
+            )
+            model = BertForSequenceClassification(config)
+        else:
+            config = DistilBertConfig(
+                vocab_size=size,
+                dim=32,
+                n_layers=2,
+                n_heads=2,
+                hidden_dim=64,
+                max_position_embeddings=128,
+            )
+            model = DistilBertForSequenceClassification(config)
+        model.save_pretrained(directory)
+        tokenizer.save_pretrained(directory)
+    return str(directory)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Path of a tiny random BERT with a 2-class head (resized by fit)."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_distilbert(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-distilbert"), "distilbert")
+
+
+@pytest.fixture(autouse=True)
+def _doctest_tiny_model(request: pytest.FixtureRequest) -> None:
+    if "doctest_namespace" in request.fixturenames:
+        namespace = request.getfixturevalue("doctest_namespace")
+        namespace["tiny_model"] = request.getfixturevalue("tiny_model")

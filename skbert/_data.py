@@ -1,0 +1,221 @@
+"""Input checks, label encoding, tokenisation and batching; knows no device.
+
+Texts are tokenised once per ``fit`` into unpadded id arrays. Training batches group
+texts of similar length (shuffled within and across groups) and each batch is padded
+only to its longest text; inference batches are sorted by length and the caller
+restores the original order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.utils.multiclass import check_classification_targets
+
+# Training batches are sorted by length inside windows of this many batches, so
+# batches stay random while padding shrinks (as in transformers' length grouping).
+_GROUPING_WINDOW = 50
+
+
+def check_texts(X: Any, name: str = "X") -> list[str]:
+    """Return ``X`` as a list of str, or raise naming what is wrong and where."""
+    if isinstance(X, (str, bytes)):
+        raise TypeError(
+            f"Expected an iterable of strings for {name}, got a single "
+            f"{type(X).__name__}. Wrap it in a list: [{name}]."
+        )
+    if X is None:
+        raise TypeError(f"Expected an iterable of strings for {name}, got None.")
+    ndim = getattr(X, "ndim", 1)
+    if ndim != 1:
+        shape = getattr(X, "shape", None)
+        raise ValueError(
+            f"Expected a 1-D sequence of strings for {name}, got an array of shape "
+            f"{shape}. Pass one text per sample (select a single column)."
+        )
+    if not isinstance(X, Iterable):
+        raise TypeError(
+            f"Expected an iterable of strings for {name}, got {type(X).__name__}."
+        )
+    texts = list(X)
+    for index, item in enumerate(texts):
+        if not isinstance(item, str):
+            raise TypeError(_describe_bad_item(item, index, name))
+    if not texts:
+        raise ValueError(f"{name} is empty; expected at least one text.")
+    return [str(text) for text in texts]
+
+
+def _describe_bad_item(item: Any, index: int, name: str) -> str:
+    if item is None:
+        what = "is None"
+    elif isinstance(item, float) and math.isnan(item):
+        what = "is NaN (a missing value)"
+    elif isinstance(item, (bytes, bytearray)):
+        return (
+            f"Item {index} of {name} is bytes, not str; decode it first, "
+            "for example text.decode('utf-8')."
+        )
+    else:
+        what = f"is a {type(item).__name__} ({item!r:.50}), not a str"
+    return (
+        f"Item {index} of {name} {what}; every item must be a string. "
+        "Drop or fill missing texts before calling."
+    )
+
+
+def encode_labels(y: Any, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(classes, codes)``: the sorted original labels and an int index each."""
+    if y is None:
+        raise ValueError(
+            "y is None; BertTextClassifier.fit needs one label per text in X."
+        )
+    if isinstance(y, str):
+        raise TypeError("Expected an iterable of labels for y, got a single str.")
+    labels = y if hasattr(y, "__array__") else _array_of_one_kind(list(y))
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(
+            f"y must be 1-D (one label per text), got an array of shape "
+            f"{labels.shape}. Multi-label targets are not supported."
+        )
+    if labels.shape[0] != n_samples:
+        raise ValueError(
+            f"X has {n_samples} texts but y has {labels.shape[0]} labels; "
+            "they must be the same length."
+        )
+    check_classification_targets(labels)
+    try:
+        classes, codes = np.unique(labels, return_inverse=True)
+    except TypeError as exc:
+        kinds = sorted({type(label).__name__ for label in labels})
+        raise ValueError(
+            f"y mixes label types ({', '.join(kinds)}) that cannot be sorted; "
+            "use labels of a single type."
+        ) from exc
+    if classes.shape[0] < 2:
+        raise ValueError(
+            f"y has a single class ({classes[0]!r}); a classifier needs at least "
+            "two classes."
+        )
+    return classes, codes.astype(np.int64)
+
+
+def _array_of_one_kind(values: list[Any]) -> np.ndarray:
+    """np.asarray would silently turn [1, "a"] into strings; refuse mixed kinds."""
+    kinds = {_label_kind(value) for value in values}
+    if len(kinds) > 1:
+        raise ValueError(
+            f"y mixes label types ({', '.join(sorted(kinds))}); use labels of a "
+            "single type, for example all str or all int."
+        )
+    return np.asarray(values)
+
+
+def _label_kind(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, (int, np.integer)):
+        return "int"
+    return type(value).__name__
+
+
+def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[np.ndarray]:
+    """Token ids of each text, truncated to ``max_length`` and unpadded.
+
+    Special-token strings in the text (a literal "[SEP]") are split as ordinary
+    text, never turned into control tokens.
+    """
+    encoded = tokenizer(
+        list(texts),
+        add_special_tokens=True,
+        truncation=True,
+        max_length=max_length,
+        padding=False,
+        split_special_tokens=True,
+        return_attention_mask=False,
+        return_token_type_ids=False,
+    )["input_ids"]
+    return [np.asarray(ids, dtype=np.int64) for ids in encoded]
+
+
+def pad_id_of(tokenizer: Any) -> int:
+    pad = tokenizer.pad_token_id
+    return int(pad) if pad is not None else 0
+
+
+def collate(
+    ids: Sequence[np.ndarray], indices: np.ndarray, pad_id: int
+) -> dict[str, torch.Tensor]:
+    """Stack the texts at ``indices``, padded to the longest of them."""
+    width = max(len(ids[i]) for i in indices)
+    input_ids = np.full((len(indices), width), pad_id, dtype=np.int64)
+    attention = np.zeros((len(indices), width), dtype=np.int64)
+    for row, i in enumerate(indices):
+        length = len(ids[i])
+        input_ids[row, :length] = ids[i]
+        attention[row, :length] = 1
+    return {
+        "input_ids": torch.from_numpy(input_ids),
+        "attention_mask": torch.from_numpy(attention),
+    }
+
+
+class TrainBatches:
+    """Length-grouped, shuffled training batches; a fresh order each epoch.
+
+    The order of epoch ``e`` depends only on ``seed`` and ``e``.
+    """
+
+    def __init__(
+        self,
+        ids: Sequence[np.ndarray],
+        targets: np.ndarray,
+        batch_size: int,
+        pad_id: int,
+        seed: int,
+    ) -> None:
+        self.ids = ids
+        self.targets = torch.as_tensor(targets)
+        self.batch_size = batch_size
+        self.pad_id = pad_id
+        self.seed = seed
+        self.lengths = np.fromiter((len(x) for x in ids), dtype=np.int64)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.ids) / self.batch_size)
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.ids)
+
+    def epoch(self, index: int) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
+        rng = np.random.default_rng([self.seed, index])
+        for batch in grouped_batches(self.lengths, self.batch_size, rng):
+            yield collate(self.ids, batch, self.pad_id), self.targets[batch]
+
+
+def grouped_batches(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Shuffle, sort by length inside windows of batches, then shuffle the batches."""
+    order = rng.permutation(len(lengths))
+    window = batch_size * _GROUPING_WINDOW
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = order[start : start + window]
+        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Inference batches of texts sorted by length (longest first)."""
+    order = np.argsort(-lengths, kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

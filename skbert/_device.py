@@ -1,0 +1,54 @@
+"""Turn the ``device`` parameter into a :class:`torch.device`."""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+_DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def resolve_device(device: str) -> torch.device:
+    """Return the torch device for ``"auto"``, ``"cpu"``, ``"cuda[:n]"`` or ``"mps"``.
+
+    ``"auto"`` picks CUDA when available, then Apple's MPS, then the CPU. Asking for
+    a device that this machine lacks raises ``ValueError`` naming what is available.
+    """
+    if not _DEVICE_PATTERN.match(device):
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or 'mps'; "
+            f"got {device!r}."
+        )
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda":
+        _check_cuda(resolved)
+    if resolved.type == "mps" and not _mps_available():
+        raise ValueError("device='mps' was requested but MPS is not available here.")
+    return resolved
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def _check_cuda(device: torch.device) -> None:
+    if not torch.cuda.is_available():
+        raise ValueError(
+            f"device={str(device)!r} was requested but CUDA is not available on this "
+            "machine (torch was built without CUDA or no GPU is visible). "
+            "Use device='cpu' or device='auto'."
+        )
+    count = torch.cuda.device_count()
+    if device.index is not None and device.index >= count:
+        raise ValueError(
+            f"device={str(device)!r} was requested but only {count} CUDA device(s) "
+            f"exist (indices 0 to {count - 1})."
+        )

