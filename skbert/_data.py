@@ -195,7 +195,9 @@ class TrainBatches:
     def n_samples(self) -> int:
         return len(self.ids)
 
-    def epoch(self, index: int) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
+    def epoch(
+        self, index: int
+    ) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
         rng = np.random.default_rng([self.seed, index])
         for batch in grouped_batches(self.lengths, self.batch_size, rng):
             yield collate(self.ids, batch, self.pad_id), self.targets[batch]
@@ -211,7 +213,9 @@ def grouped_batches(
     for start in range(0, len(order), window):
         chunk = order[start : start + window]
         chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
-        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+        batches.extend(
+            chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)
+        )
     return [batches[i] for i in rng.permutation(len(batches))]
 
 

@@ -104,12 +104,16 @@ def train(
     try:
         for epoch in range(config.epochs):
             started = time.perf_counter()
-            loss = _train_epoch(model, batches, epoch, optimizer, scheduler, config, device)
+            loss = _train_epoch(
+                model, batches, epoch, optimizer, scheduler, config, device
+            )
             result.loss_curve.append(loss)
             result.epoch_seconds.append(time.perf_counter() - started)
             result.n_iter = epoch + 1
             if config.verbose:
-                _report_epoch(epoch, config.epochs, loss, result.epoch_seconds[-1], batches)
+                _report_epoch(
+                    epoch, config.epochs, loss, result.epoch_seconds[-1], batches
+                )
     finally:
         optimizer.zero_grad(set_to_none=True)
         model.eval()

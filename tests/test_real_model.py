@@ -1,0 +1,45 @@
+"""The bundled pretrained model on real data: learning must actually happen.
+
+Reads SST-2 from $SKBERT_DATA, else from ../shared/data beside the repository. When
+SKBERT_DATA is set (as CI sets it) a missing file is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skbert import BertTextClassifier
+from skbert.datasets import load_sst2
+
+pytestmark = pytest.mark.slow
+
+_SIBLING_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="module")
+def data_home() -> Path:
+    if os.environ.get("SKBERT_DATA"):
+        return Path(os.environ["SKBERT_DATA"])
+    if not (_SIBLING_DATA / "sst2").is_dir():
+        pytest.skip("SST-2 not found: set SKBERT_DATA to the folder holding sst2/")
+    return _SIBLING_DATA
+
+
+def test_default_model_learns_sst2(data_home):
+    """Defaults, seeded 2,000-sentence sample, all 872 validation sentences.
+
+    For scale, measured here with the same model, one epoch at lr 5e-5:
+    transformers' Trainer 0.790, skorch 0.801, TF-IDF + logistic regression 0.706.
+    """
+    X_train, y_train = load_sst2("train", data_home=data_home)
+    X_test, y_test = load_sst2("validation", data_home=data_home)
+    keep = np.random.default_rng(0).choice(len(X_train), size=2000, replace=False)
+    clf = BertTextClassifier(random_state=0)
+    clf.fit([X_train[i] for i in keep], y_train[keep])
+    assert list(clf.classes_) == ["negative", "positive"]
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+    assert clf.score(X_test, y_test) >= 0.82
