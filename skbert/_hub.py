@@ -36,6 +36,7 @@ _BUNDLED = {
     ),
 }
 _HUB_PROBE_TIMEOUT = 3.0
+_TRUTHY = {"1", "true", "yes", "on"}
 _verified: dict[tuple[str, int, int], str] = {}
 # Models whose position embeddings reserve slots before the first real position.
 _POSITION_OFFSET = {"roberta": 2, "xlm-roberta": 2, "camembert": 2, "longformer": 2}
@@ -133,7 +134,7 @@ def _cached_snapshot(name: str) -> str | None:
 
 def _hub_unreachable_reason() -> str | None:
     """Return why the hub cannot be reached, or None when it answers quickly."""
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUTHY:
         return "not tried, HF_HUB_OFFLINE is set"
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
     parsed = urlparse(endpoint)
@@ -205,6 +206,34 @@ def load_model(source: str, local: bool, labels: list[str]) -> Any:
             problem_type="single_label_classification",
             ignore_mismatched_sizes=True,
         )
+
+
+def save_pretrained(model: Any, tokenizer: Any, directory: str) -> None:
+    """Write a standard Hugging Face model directory (safetensors weights)."""
+    with quiet_transformers():
+        model.save_pretrained(directory, safe_serialization=True)
+        tokenizer.save_pretrained(directory)
+
+
+def load_saved(directory: str) -> tuple[Any, Any]:
+    """Load a fine-tuned model and tokenizer from ``directory`` on the CPU.
+
+    Reads safetensors only: no pickle, no remote code, no network.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    with quiet_transformers():
+        model = AutoModelForSequenceClassification.from_pretrained(
+            directory,
+            local_files_only=True,
+            use_safetensors=True,
+            trust_remote_code=False,
+        )
+        tokenizer = AutoTokenizer.from_pretrained(
+            directory, local_files_only=True, trust_remote_code=False
+        )
+    model.eval()
+    return model, tokenizer
 
 
 def model_max_length(tokenizer: Any, config: Any) -> int:

@@ -3,9 +3,12 @@
 The tree::
 
     SkbertWarning (UserWarning)
-    └── ModelLengthWarning       max_length was capped at the model's limit
+    ├── ModelLengthWarning       max_length was capped at the model's limit
+    ├── DeviceFallbackWarning    a model saved on a GPU was loaded on the CPU
+    └── SkbertVersionWarning     a saved model was written by another skbert version
     ModelNotFoundError (OSError)  a model name or path could not be resolved
     ModelIntegrityError (OSError) bundled weights fail their published checksum
+    CorruptModelError (OSError)   a saved model is missing, truncated or not skbert's
 
 Filter every skbert warning at once with
 ``warnings.filterwarnings("ignore", category=skbert.exceptions.SkbertWarning)``.
@@ -14,9 +17,12 @@ Filter every skbert warning at once with
 from __future__ import annotations
 
 __all__ = [
+    "CorruptModelError",
+    "DeviceFallbackWarning",
     "ModelIntegrityError",
     "ModelLengthWarning",
     "ModelNotFoundError",
+    "SkbertVersionWarning",
     "SkbertWarning",
 ]
 
@@ -35,3 +41,15 @@ class ModelNotFoundError(OSError):
 
 class ModelIntegrityError(OSError):
     """Model files on disk do not match their published checksum."""
+
+
+class DeviceFallbackWarning(SkbertWarning):
+    """A model fitted on a GPU was loaded where that GPU is not available."""
+
+
+class SkbertVersionWarning(SkbertWarning):
+    """A saved model was written by a different skbert version."""
+
+
+class CorruptModelError(OSError):
+    """A saved model is missing, truncated, corrupted or not written by skbert."""
