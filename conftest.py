@@ -8,6 +8,7 @@ milliseconds, so most tests never touch the bundled pretrained model.
 from __future__ import annotations
 
 import string
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,34 @@ def build_tiny_model(directory: Path, model_type: str = "bert") -> str:
     return str(directory)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Run the tiny models on one thread.
+
+    On a busy 2-core machine two OpenMP threads make these tiny models about 10x
+    slower. Tests of the pretrained model use ``all_torch_threads`` instead.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def all_torch_threads() -> Iterator[None]:
+    """Give a test of the pretrained model every core the process may use."""
+    import os
+
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Path of a tiny random BERT with a 2-class head (resized by fit)."""
@@ -82,7 +111,6 @@ def tiny_distilbert(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _doctest_tiny_model(request: pytest.FixtureRequest) -> None:
-    if "doctest_namespace" in request.fixturenames:
-        namespace = request.getfixturevalue("doctest_namespace")
-        namespace["tiny_model"] = request.getfixturevalue("tiny_model")
+def _doctest_tiny_model(doctest_namespace: dict, tiny_model: str) -> None:
+    """Doctests in skbert/ refer to the tiny model as ``tiny_model``."""
+    doctest_namespace["tiny_model"] = tiny_model

@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from . import _data, _engine, _hub, _persistence
-from ._device import resolve_device
+from ._device import check_device_string, resolve_device
 from .exceptions import DeviceFallbackWarning, ModelLengthWarning
 
 # Fitted attributes that the save() format stores as JSON.
@@ -180,6 +180,7 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         self._validate_params()
+        check_device_string(self.device)
         texts = _data.check_texts(X)
         classes, targets = _data.encode_labels(y, len(texts))
         device = resolve_device(self.device)
@@ -237,7 +238,16 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> BertTextClassifier:
-        """Load an estimator written by :meth:`save`; see :func:`skbert.load`."""
+        """Load a fitted estimator from a directory written by :meth:`save`.
+
+        Every file is checked against the sha256 recorded at save time, so a
+        truncated or corrupted file raises :class:`~skbert.exceptions.
+        CorruptModelError` naming it. Loading runs no pickle and no remote code. A
+        directory from another skbert version warns
+        (:class:`~skbert.exceptions.SkbertVersionWarning`); one of an unknown
+        format version is an error. A model saved on a GPU that is missing here is
+        loaded on the CPU with a :class:`~skbert.exceptions.DeviceFallbackWarning`.
+        """
         meta, model, tokenizer = _persistence.load_directory(path)
         estimator = cls(**meta["params"])
         estimator.classes_ = _persistence.classes_from_json(meta["classes"])
@@ -335,8 +345,8 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
         if self.max_length > limit:
             warnings.warn(
                 f"max_length={self.max_length} exceeds what model "
-                f"{self.model_name_or_path!r} can encode; using its limit of "
-                f"{limit} tokens.",
+                f"{os.fspath(self.model_name_or_path)!r} can encode; using its "
+                f"limit of {limit} tokens.",
                 ModelLengthWarning,
                 stacklevel=3,
             )

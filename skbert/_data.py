@@ -37,6 +37,11 @@ def check_texts(X: Any, name: str = "X") -> list[str]:
             f"Expected a 1-D sequence of strings for {name}, got an array of shape "
             f"{shape}. Pass one text per sample (select a single column)."
         )
+    if isinstance(X, (set, frozenset, dict)):
+        raise TypeError(
+            f"Expected an ordered sequence of strings for {name}, got a "
+            f"{type(X).__name__}, whose order does not match any labels. Pass a list."
+        )
     if not isinstance(X, Iterable):
         raise TypeError(
             f"Expected an iterable of strings for {name}, got {type(X).__name__}."
@@ -55,13 +60,17 @@ def _describe_bad_item(item: Any, index: int, name: str) -> str:
         what = "is None"
     elif isinstance(item, float) and math.isnan(item):
         what = "is NaN (a missing value)"
+    elif type(item).__name__ in ("NAType", "NaTType"):
+        what = f"is {item} (a missing value)"
     elif isinstance(item, (bytes, bytearray)):
         return (
             f"Item {index} of {name} is bytes, not str; decode it first, "
             "for example text.decode('utf-8')."
         )
     else:
-        what = f"is a {type(item).__name__} ({item!r:.50}), not a str"
+        kind = type(item).__name__
+        article = "an" if kind[0].lower() in "aeiou" else "a"
+        what = f"is {article} {kind} ({item!r:.50}), not a str"
     return (
         f"Item {index} of {name} {what}; every item must be a string. "
         "Drop or fill missing texts before calling."
@@ -76,8 +85,8 @@ def encode_labels(y: Any, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
         )
     if isinstance(y, str):
         raise TypeError("Expected an iterable of labels for y, got a single str.")
-    labels = y if hasattr(y, "__array__") else _array_of_one_kind(list(y))
-    labels = np.asarray(labels)
+    values = y if hasattr(y, "__array__") else list(y)
+    labels = np.asarray(values)
     if labels.ndim != 1:
         raise ValueError(
             f"y must be 1-D (one label per text), got an array of shape "
@@ -88,32 +97,26 @@ def encode_labels(y: Any, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
             f"X has {n_samples} texts but y has {labels.shape[0]} labels; "
             "they must be the same length."
         )
+    if labels.dtype == object or not hasattr(values, "__array__"):
+        # np.asarray would silently turn [1, "a"] into strings.
+        _check_one_kind(labels.tolist() if labels.dtype == object else values)
     check_classification_targets(labels)
-    try:
-        classes, codes = np.unique(labels, return_inverse=True)
-    except TypeError as exc:
-        kinds = sorted({type(label).__name__ for label in labels})
-        raise ValueError(
-            f"y mixes label types ({', '.join(kinds)}) that cannot be sorted; "
-            "use labels of a single type."
-        ) from exc
+    classes, codes = np.unique(labels, return_inverse=True)
     if classes.shape[0] < 2:
         raise ValueError(
-            f"y has a single class ({classes[0]!r}); a classifier needs at least "
-            "two classes."
+            f"y has a single class ({classes.tolist()[0]!r}); a classifier needs "
+            "at least two classes."
         )
     return classes, codes.astype(np.int64)
 
 
-def _array_of_one_kind(values: list[Any]) -> np.ndarray:
-    """np.asarray would silently turn [1, "a"] into strings; refuse mixed kinds."""
+def _check_one_kind(values: Iterable[Any]) -> None:
     kinds = {_label_kind(value) for value in values}
-    if len(kinds) > 1:
+    if len(kinds) > 1 and not kinds <= {"int", "float"}:  # numbers mix, as in sklearn
         raise ValueError(
             f"y mixes label types ({', '.join(sorted(kinds))}); use labels of a "
             "single type, for example all str or all int."
         )
-    return np.asarray(values)
 
 
 def _label_kind(value: Any) -> str:
@@ -123,6 +126,8 @@ def _label_kind(value: Any) -> str:
         return "str"
     if isinstance(value, (int, np.integer)):
         return "int"
+    if isinstance(value, (float, np.floating)):
+        return "float"
     return type(value).__name__
 
 

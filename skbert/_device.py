@@ -9,6 +9,17 @@ import torch
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
+def check_device_string(device: str) -> None:
+    """Reject a ``device`` that names no device kind, in scikit-learn's words."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    if not _DEVICE_PATTERN.match(device):
+        raise InvalidParameterError(
+            "The 'device' parameter of BertTextClassifier must be 'auto', 'cpu', "
+            f"'cuda', 'cuda:<index>' or 'mps'. Got {device!r} instead."
+        )
+
+
 def resolve_device(device: str) -> torch.device:
     """Return the torch device for ``"auto"``, ``"cpu"``, ``"cuda[:n]"`` or ``"mps"``.
 

@@ -9,7 +9,7 @@ import skbert
 
 
 def test_exported_members():
-    assert skbert.__all__ == ["BertTextClassifier", "__version__"]
+    assert skbert.__all__ == ["BertTextClassifier", "__version__", "load"]
     for name in skbert.__all__:
         assert hasattr(skbert, name)
     public = {name for name in dir(skbert) if not name.startswith("_")}

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import joblib
 import numpy as np
@@ -293,6 +292,7 @@ def test_save_before_fit_raises(tiny_model, tmp_path):
         BertTextClassifier(tiny_model).save(tmp_path / "saved")
 
 
+@pytest.mark.usefixtures("all_torch_threads")
 def test_the_bundled_model_round_trips(tmp_path):
     clf = BertTextClassifier(epochs=1, batch_size=8, random_state=0)
     clf.fit(TEXTS[:12], LABELS[:12])

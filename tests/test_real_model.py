@@ -29,6 +29,7 @@ def data_home() -> Path:
     return _SIBLING_DATA
 
 
+@pytest.mark.usefixtures("all_torch_threads")
 def test_default_model_learns_sst2(data_home):
     """Defaults, seeded 2,000-sentence sample, all 872 validation sentences.
 

@@ -59,16 +59,6 @@ def small(model: str, **params: object) -> BertTextClassifier:
     return BertTextClassifier(model, **settings)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    # On a busy 2-core machine, two OpenMP threads make these tiny models ~10x
-    # slower; one thread keeps every fit well under a second.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def fitted(tiny_model: str) -> BertTextClassifier:
     """A binary classifier with string labels, fitted once for this module."""
