@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     print(
         "confusion matrix (rows: true, columns: predicted; order "
-        f"{list(clf.classes_)}):"
+        f"{clf.classes_.tolist()}):"
     )
     print(confusion_matrix(y_test, predicted, labels=clf.classes_))
     print(classification_report(y_test, predicted, digits=3))
