@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _data, _engine, _hub, _persistence
@@ -18,7 +20,17 @@ from ._device import check_device_string, resolve_device
 from .exceptions import DeviceFallbackWarning, ModelLengthWarning
 
 # Fitted attributes that the save() format stores as JSON.
-_JSON_ATTRIBUTES = ("n_iter_", "loss_curve_", "max_length_")
+_JSON_ATTRIBUTES = (
+    "n_iter_",
+    "loss_curve_",
+    "max_length_",
+    "precision_",
+    "history_",
+    "validation_loss_curve_",
+    "validation_scores_",
+    "best_validation_score_",
+    "best_epoch_",
+)
 
 
 class BertTextClassifier(ClassifierMixin, BaseEstimator):
@@ -121,6 +133,20 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
         "weight_decay": [Interval(Real, 0.0, None, closed="left")],
         "warmup_ratio": [Interval(Real, 0.0, 1.0, closed="both")],
         "max_grad_norm": [Interval(Real, 0.0, None, closed="neither"), None],
+        "lr_scheduler": [StrOptions({"linear", "cosine", "constant"})],
+        "gradient_accumulation_steps": [Interval(Integral, 1, None, closed="left")],
+        "freeze_layers": [
+            Interval(Integral, 0, None, closed="left"),
+            StrOptions({"all"}),
+        ],
+        "precision": [StrOptions({"auto", "fp32", "bf16", "fp16"})],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0.0, 1.0, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "scoring": [None, StrOptions(set(get_scorer_names())), callable],
+        "class_weight": [None, dict, StrOptions({"balanced"})],
+        "warm_start": ["boolean"],
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -137,6 +163,17 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
         max_grad_norm: float | None = 1.0,
+        lr_scheduler: str = "linear",
+        gradient_accumulation_steps: int = 1,
+        freeze_layers: int | str = 0,
+        precision: str = "auto",
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 2,
+        tol: float = 1e-4,
+        scoring: str | Callable | None = None,
+        class_weight: dict | str | None = None,
+        warm_start: bool = False,
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
@@ -149,6 +186,17 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.warmup_ratio = warmup_ratio
         self.max_grad_norm = max_grad_norm
+        self.lr_scheduler = lr_scheduler
+        self.gradient_accumulation_steps = gradient_accumulation_steps
+        self.freeze_layers = freeze_layers
+        self.precision = precision
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.scoring = scoring
+        self.class_weight = class_weight
+        self.warm_start = warm_start
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -163,8 +211,13 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_")
 
-    def fit(self, X: Any, y: Any) -> BertTextClassifier:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> BertTextClassifier:
         """Fine-tune the model on texts ``X`` with labels ``y``.
+
+        With ``warm_start=True`` and a fitted estimator, training continues from
+        the fitted weights (``y`` must have the same classes); otherwise the
+        pretrained model is loaded afresh. If training fails (a non-finite loss),
+        the estimator is left as it was before ``fit``.
 
         Parameters
         ----------
@@ -173,36 +226,211 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
             Labels of any sortable hashable type (str, int, bool); two or more
             classes.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each text in the loss (multiplied by
+            ``class_weight``); also weights the validation loss.
 
         Returns
         -------
         self : BertTextClassifier
             The fitted estimator.
         """
-        self._validate_params()
-        check_device_string(self.device)
+        self._validate_fit_params()
         texts = _data.check_texts(X)
         classes, targets = _data.encode_labels(y, len(texts))
+        continuing = self.warm_start and self.__sklearn_is_fitted__()
+        if continuing and not np.array_equal(classes, self.classes_):
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes as in "
+                f"the previous call to fit. Previously got {self.classes_.tolist()}, "
+                f"`y` has {classes.tolist()}."
+            )
+        weights = _data.sample_weights(
+            sample_weight, self.class_weight, classes, targets
+        )
+        return self._fit(
+            texts,
+            classes,
+            targets,
+            weights,
+            self.epochs,
+            self.early_stopping,
+            continuing,
+        )
+
+    def partial_fit(
+        self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
+    ) -> BertTextClassifier:
+        """Train one epoch on ``X`` and ``y``, continuing from the fitted weights.
+
+        Parameters
+        ----------
+        X : iterable of str
+        y : array-like of shape (n_samples,)
+            Labels, all of which must be in ``classes`` (first call) or in
+            ``classes_`` (later calls); a call may contain a single class.
+        classes : array-like, default=None
+            Every label that will ever appear. Required on the first call and
+            ignored afterwards unless it differs from ``classes_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : BertTextClassifier
+        """
+        first = not self.__sklearn_is_fitted__()
+        if first:
+            self._validate_fit_params()
+            if classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit."
+                )
+            known = np.unique(np.asarray(classes))
+        else:
+            known = self.classes_
+            if classes is not None and not np.array_equal(
+                np.unique(np.asarray(classes)), known
+            ):
+                raise ValueError(
+                    f"classes={np.unique(np.asarray(classes)).tolist()} is not the "
+                    f"same as classes_={known.tolist()} from the first call."
+                )
+        texts = _data.check_texts(X)
+        targets = _data.encode_with_classes(y, len(texts), known)
+        weights = _data.sample_weights(sample_weight, self.class_weight, known, targets)
+        return self._fit(texts, known, targets, weights, 1, False, not first)
+
+    def _validate_fit_params(self) -> None:
+        self._validate_params()
+        check_device_string(self.device)
+
+    def _fit(
+        self,
+        texts: list[str],
+        classes: np.ndarray,
+        targets: np.ndarray,
+        weights: np.ndarray,
+        epochs: int,
+        early_stopping: bool,
+        continuing: bool,
+    ) -> BertTextClassifier:
         device = resolve_device(self.device)
+        precision = _engine.resolve_precision(self.precision, device)
         seed = self._seed()
+        with _engine.seeded(seed, device):
+            model, tokenizer, max_length = self._model_for_fit(classes, continuing)
+            snapshot = _engine.snapshot(model) if continuing else None
+            _engine.freeze(model, self.freeze_layers)
+            ids = _data.tokenize(tokenizer, texts, max_length)
+            train_at, evaluate = np.arange(len(texts)), None
+            if early_stopping:
+                train_at, held_out = _data.validation_split(
+                    targets, self.validation_fraction, seed
+                )
+                view = self._view(classes, model, tokenizer, device, max_length)
+                view.precision_ = precision
+                evaluate = self._evaluator(
+                    view,
+                    [texts[i] for i in held_out],
+                    targets[held_out],
+                    weights[held_out],
+                )
+            batches = _data.TrainBatches(
+                [ids[i] for i in train_at],
+                targets[train_at],
+                self.batch_size,
+                _data.pad_id_of(tokenizer),
+                seed,
+                weights[train_at],
+            )
+            config = self._train_config(epochs, precision, early_stopping)
+            try:
+                result = _engine.train(model, batches, config, device, evaluate)
+            except BaseException:
+                if snapshot is not None:
+                    model.load_state_dict(snapshot)
+                raise
+        self._record(classes, model, tokenizer, device, max_length, precision)
+        self._record_result(result, continuing)
+        return self
+
+    def _model_for_fit(
+        self, classes: np.ndarray, continuing: bool
+    ) -> tuple[Any, Any, int]:
+        if continuing:
+            return self.model_, self.tokenizer_, self.max_length_
         source, local = _hub.resolve(self.model_name_or_path)
         tokenizer = _hub.load_tokenizer(source, local)
-        with _engine.seeded(seed, device):
-            model = _hub.load_model(source, local, [str(c) for c in classes])
-            max_length = self._capped_max_length(tokenizer, model.config)
-            ids = _data.tokenize(tokenizer, texts, max_length)
-            batches = _data.TrainBatches(
-                ids, targets, self.batch_size, _data.pad_id_of(tokenizer), seed
-            )
-            result = _engine.train(model, batches, self._train_config(), device)
+        model = _hub.load_model(source, local, [str(c) for c in classes])
+        return model, tokenizer, self._capped_max_length(tokenizer, model.config)
+
+    def _view(
+        self,
+        classes: np.ndarray,
+        model: Any,
+        tokenizer: Any,
+        device: Any,
+        max_length: int,
+    ) -> BertTextClassifier:
+        """A fitted estimator sharing ``model``, for scorers during training."""
+        view = type(self)(**self.get_params(deep=False))
+        view._record(classes, model, tokenizer, device, max_length, "fp32")
+        return view
+
+    def _evaluator(
+        self,
+        view: BertTextClassifier,
+        texts: list[str],
+        targets: np.ndarray,
+        weights: np.ndarray,
+    ) -> _engine.Evaluate:
+        """Validation loss and score of ``view``'s current weights."""
+        scorer = None if self.scoring is None else check_scoring(view, self.scoring)
+
+        def evaluate() -> tuple[float, float]:
+            log_proba = _log_softmax(view._logits(texts))
+            losses = -log_proba[np.arange(len(targets)), targets]
+            loss = float(np.sum(losses * weights) / np.sum(weights))
+            if scorer is None:
+                return loss, -loss
+            return loss, float(scorer(view, texts, view.classes_[targets]))
+
+        return evaluate
+
+    def _record(
+        self,
+        classes: np.ndarray,
+        model: Any,
+        tokenizer: Any,
+        device: Any,
+        max_length: int,
+        precision: str,
+    ) -> None:
         self.classes_ = classes
         self.model_ = model
         self.tokenizer_ = tokenizer
         self.device_ = device
         self.max_length_ = max_length
-        self.n_iter_ = result.n_iter
-        self.loss_curve_ = result.loss_curve
-        return self
+        self.precision_ = precision
+
+    def _record_result(self, result: _engine.TrainResult, continuing: bool) -> None:
+        """Fitted history attributes; a warm start or partial_fit appends to them."""
+        previous = self.n_iter_ if continuing else 0
+        for record in result.history:
+            record["epoch"] += previous
+        self.n_iter_ = previous + result.n_iter
+        self.loss_curve_ = (self.loss_curve_ if continuing else []) + result.loss_curve
+        self.history_ = (self.history_ if continuing else []) + result.history
+        if result.best_validation_score is None:
+            self.validation_loss_curve_ = None
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_epoch_ = None
+        else:
+            self.validation_loss_curve_ = result.validation_loss_curve
+            self.validation_scores_ = result.validation_scores
+            self.best_validation_score_ = result.best_validation_score
+            self.best_epoch_ = previous + result.best_epoch
 
     def save(self, path: str | os.PathLike) -> None:
         """Save the fitted estimator to the directory ``path``, without pickle.
@@ -305,10 +533,7 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
-        logits = self._logits(X).astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        proba = np.exp(logits)
-        return proba / proba.sum(axis=1, keepdims=True)
+        return np.exp(_log_softmax(self._logits(X)))
 
     def predict(self, X: Any) -> np.ndarray:
         """The most likely label of each text, taken from ``classes_``."""
@@ -328,6 +553,7 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
             batches,
             len(texts),
             self.device_,
+            precision=self.precision_,
             total=len(order),
             verbose=self.verbose,
         )
@@ -353,13 +579,21 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
             return limit
         return self.max_length
 
-    def _train_config(self) -> _engine.TrainConfig:
+    def _train_config(
+        self, epochs: int, precision: str, early_stopping: bool
+    ) -> _engine.TrainConfig:
         return _engine.TrainConfig(
-            epochs=self.epochs,
+            epochs=epochs,
             learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
             warmup_ratio=self.warmup_ratio,
             max_grad_norm=self.max_grad_norm,
+            lr_scheduler=self.lr_scheduler,
+            gradient_accumulation_steps=self.gradient_accumulation_steps,
+            precision=precision,
+            early_stopping=early_stopping,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
             verbose=self.verbose,
         )
 
@@ -371,3 +605,10 @@ def _json_params(params: dict[str, Any]) -> dict[str, Any]:
     if not (out["random_state"] is None or isinstance(out["random_state"], Integral)):
         out["random_state"] = None
     return out
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise log-probabilities, computed in float64 without overflow."""
+    shifted = logits.astype(np.float64)
+    shifted -= shifted.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))

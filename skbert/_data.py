@@ -110,6 +110,78 @@ def encode_labels(y: Any, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
     return classes, codes.astype(np.int64)
 
 
+def sample_weights(
+    sample_weight: Any,
+    class_weight: Any,
+    classes: np.ndarray,
+    targets: np.ndarray,
+) -> np.ndarray:
+    """Per-text loss weights: ``sample_weight`` times the class's weight.
+
+    ``class_weight`` is None, "balanced" (n_samples / (n_classes * count)) or a dict
+    keyed by original labels, with scikit-learn's semantics and errors.
+    """
+    from sklearn.utils.class_weight import compute_class_weight
+    from sklearn.utils.validation import _check_sample_weight
+
+    n_samples = len(targets)
+    weights = _check_sample_weight(
+        sample_weight,
+        np.empty((n_samples, 1)),
+        dtype=np.float64,
+        ensure_non_negative=True,
+    )
+    if class_weight is not None:
+        per_class = compute_class_weight(
+            class_weight, classes=classes, y=classes[targets]
+        )
+        weights = weights * per_class[targets]
+    if not weights.sum() > 0:
+        raise ValueError(
+            "sample_weight and class_weight leave every text with weight 0; at "
+            "least one text needs a positive weight."
+        )
+    return weights
+
+
+def validation_split(
+    targets: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of a stratified ``(train, validation)`` split, seeded."""
+    from sklearn.model_selection import train_test_split
+
+    indices = np.arange(len(targets))
+    try:
+        train, validation = train_test_split(
+            indices, test_size=fraction, stratify=targets, random_state=seed
+        )
+    except ValueError as exc:
+        raise ValueError(
+            f"early_stopping cannot hold out a stratified validation_fraction="
+            f"{fraction} of {len(targets)} texts in {np.unique(targets).size} "
+            f"classes: {exc} Use more texts, a larger validation_fraction, or "
+            "early_stopping=False."
+        ) from exc
+    return np.sort(train), np.sort(validation)
+
+
+def encode_with_classes(y: Any, n_samples: int, classes: np.ndarray) -> np.ndarray:
+    """Codes of ``y`` in the known ``classes`` (for partial_fit and warm starts)."""
+    labels = np.asarray(y if hasattr(y, "__array__") else list(y))
+    if labels.ndim != 1 or labels.shape[0] != n_samples:
+        raise ValueError(
+            f"X has {n_samples} texts but y has shape {labels.shape}; pass one "
+            "label per text."
+        )
+    unknown = np.setdiff1d(labels, classes)
+    if unknown.size:
+        raise ValueError(
+            f"y has classes not in classes_: {unknown.tolist()}. classes_ has "
+            f"{classes.tolist()}."
+        )
+    return np.searchsorted(classes, labels).astype(np.int64)
+
+
 def _check_one_kind(values: Iterable[Any]) -> None:
     kinds = {_label_kind(value) for value in values}
     if len(kinds) > 1 and not kinds <= {"int", "float"}:  # numbers mix, as in sklearn
@@ -185,9 +257,13 @@ class TrainBatches:
         batch_size: int,
         pad_id: int,
         seed: int,
+        weights: np.ndarray | None = None,
     ) -> None:
         self.ids = ids
         self.targets = torch.as_tensor(targets)
+        self.weights = torch.as_tensor(
+            np.ones(len(ids)) if weights is None else weights, dtype=torch.float32
+        )
         self.batch_size = batch_size
         self.pad_id = pad_id
         self.seed = seed
@@ -202,10 +278,12 @@ class TrainBatches:
 
     def epoch(
         self, index: int
-    ) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
+    ) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]]:
+        """``(inputs, targets, sample weights)`` of each batch of epoch ``index``."""
         rng = np.random.default_rng([self.seed, index])
         for batch in grouped_batches(self.lengths, self.batch_size, rng):
-            yield collate(self.ids, batch, self.pad_id), self.targets[batch]
+            inputs = collate(self.ids, batch, self.pad_id)
+            yield inputs, self.targets[batch], self.weights[batch]
 
 
 def grouped_batches(

@@ -5,10 +5,12 @@ The tree::
     SkbertWarning (UserWarning)
     ├── ModelLengthWarning       max_length was capped at the model's limit
     ├── DeviceFallbackWarning    a model saved on a GPU was loaded on the CPU
-    └── SkbertVersionWarning     a saved model was written by another skbert version
+    ├── SkbertVersionWarning     a saved model was written by another skbert version
+    └── TrainingInterruptedWarning  Ctrl-C stopped fit; the best/last weights kept
     ModelNotFoundError (OSError)  a model name or path could not be resolved
     ModelIntegrityError (OSError) bundled weights fail their published checksum
     CorruptModelError (OSError)   a saved model is missing, truncated or not skbert's
+    NonFiniteLossError (FloatingPointError)  the loss or gradient became NaN or inf
 
 Filter every skbert warning at once with
 ``warnings.filterwarnings("ignore", category=skbert.exceptions.SkbertWarning)``.
@@ -22,8 +24,10 @@ __all__ = [
     "ModelIntegrityError",
     "ModelLengthWarning",
     "ModelNotFoundError",
+    "NonFiniteLossError",
     "SkbertVersionWarning",
     "SkbertWarning",
+    "TrainingInterruptedWarning",
 ]
 
 
@@ -53,3 +57,11 @@ class SkbertVersionWarning(SkbertWarning):
 
 class CorruptModelError(OSError):
     """A saved model is missing, truncated, corrupted or not written by skbert."""
+
+
+class TrainingInterruptedWarning(SkbertWarning):
+    """Ctrl-C stopped ``fit``; the estimator keeps the best (or last) weights."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss or gradient became NaN or infinite."""

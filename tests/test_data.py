@@ -475,7 +475,7 @@ def _train_batches(seed: int, n: int = 23, batch_size: int = 4) -> _data.TrainBa
 def _epoch(batches: _data.TrainBatches, index: int) -> list[tuple[list, list]]:
     return [
         (inputs["input_ids"].tolist(), targets.tolist())
-        for inputs, targets in batches.epoch(index)
+        for inputs, targets, _ in batches.epoch(index)
     ]
 
 
@@ -493,7 +493,7 @@ def test_train_batches_epoch_is_deterministic_per_seed_and_epoch() -> None:
 def test_train_batches_rows_match_targets() -> None:
     batches = _train_batches(seed=0)
     seen = []
-    for inputs, targets in batches.epoch(0):
+    for inputs, targets, _ in batches.epoch(0):
         input_ids = inputs["input_ids"]
         mask = inputs["attention_mask"]
         assert input_ids.shape[0] == targets.shape[0] <= 4
