@@ -278,6 +278,12 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : BertTextClassifier
         """
+        if self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported for partial_fit: each call "
+                "sees only part of the data. Pass a dict of class weights instead, "
+                "as with scikit-learn's SGDClassifier."
+            )
         first = not self.__sklearn_is_fitted__()
         if first:
             self._validate_fit_params()

@@ -244,6 +244,18 @@ def test_partial_fit_trains_one_epoch_per_call(tiny_model):
     assert clf.model_ is model and clf.n_iter_ == 2 and len(clf.loss_curve_) == 2
 
 
+def test_partial_fit_refuses_balanced_class_weight(tiny_model):
+    clf = small(tiny_model, class_weight="balanced")
+    with pytest.raises(ValueError, match="'balanced' is not supported for partial_fit"):
+        clf.partial_fit(POS, ["pos"] * 5, classes=["neg", "pos"])
+
+
+def test_partial_fit_accepts_a_dict_class_weight(tiny_model):
+    clf = small(tiny_model, class_weight={"pos": 2.0})
+    clf.partial_fit(POS, ["pos"] * 5, classes=["neg", "pos"])
+    assert clf.n_iter_ == 1
+
+
 def test_partial_fit_needs_classes_first(tiny_model):
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         small(tiny_model).partial_fit(POS, ["pos"] * 5)
