@@ -333,11 +333,13 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
                 train_at, held_out = _data.validation_split(
                     targets, self.validation_fraction, seed
                 )
-                view = self._view(classes, model, tokenizer, device, max_length)
-                view.precision_ = precision
+                view = self._view(
+                    classes, model, tokenizer, device, max_length, precision
+                )
                 evaluate = self._evaluator(
                     view,
                     [texts[i] for i in held_out],
+                    [ids[i] for i in held_out],
                     targets[held_out],
                     weights[held_out],
                 )
@@ -377,24 +379,30 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
         tokenizer: Any,
         device: Any,
         max_length: int,
+        precision: str,
     ) -> BertTextClassifier:
         """A fitted estimator sharing ``model``, for scorers during training."""
         view = type(self)(**self.get_params(deep=False))
-        view._record(classes, model, tokenizer, device, max_length, "fp32")
+        view._record(classes, model, tokenizer, device, max_length, precision)
         return view
 
     def _evaluator(
         self,
         view: BertTextClassifier,
         texts: list[str],
+        ids: list[np.ndarray],
         targets: np.ndarray,
         weights: np.ndarray,
     ) -> _engine.Evaluate:
-        """Validation loss and score of ``view``'s current weights."""
+        """Validation loss and score of ``view``'s current weights.
+
+        The loss reuses the token ids from fit; only a ``scoring`` other than None
+        sees the texts again, through the estimator's own predict methods.
+        """
         scorer = None if self.scoring is None else check_scoring(view, self.scoring)
 
         def evaluate() -> tuple[float, float]:
-            log_proba = _log_softmax(view._logits(texts))
+            log_proba = _log_softmax(view._logits_of_ids(ids))
             losses = -log_proba[np.arange(len(targets)), targets]
             loss = float(np.sum(losses * weights) / np.sum(weights))
             if scorer is None:
@@ -549,7 +557,11 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
     def _logits(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
         texts = _data.check_texts(X)
-        ids = _data.tokenize(self.tokenizer_, texts, self.max_length_)
+        return self._logits_of_ids(
+            _data.tokenize(self.tokenizer_, texts, self.max_length_)
+        )
+
+    def _logits_of_ids(self, ids: list[np.ndarray]) -> np.ndarray:
         lengths = np.fromiter((len(x) for x in ids), dtype=np.int64)
         order = _data.sorted_batches(lengths, 2 * self.batch_size)
         pad_id = _data.pad_id_of(self.tokenizer_)
@@ -557,7 +569,7 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
         return _engine.predict_logits(
             self.model_,
             batches,
-            len(texts),
+            len(ids),
             self.device_,
             precision=self.precision_,
             total=len(order),
