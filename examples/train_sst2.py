@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--verbose", type=int, default=1)
     args = parser.parse_args(argv)
 
-    X_train, y_train = load_sst2("train", data_home=args.data_dir)
-    X_test, y_test = load_sst2("validation", data_home=args.data_dir)
+    X_train, y_train = load_sst2("train", data_home=args.data_dir, return_X_y=True)
+    X_test, y_test = load_sst2("validation", data_home=args.data_dir, return_X_y=True)
     if args.n_train:
         rng = np.random.default_rng(args.seed)
         keep = rng.choice(len(X_train), size=args.n_train, replace=False)

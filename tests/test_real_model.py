@@ -36,8 +36,8 @@ def test_default_model_learns_sst2(data_home):
     For scale, measured here with the same model, one epoch at lr 5e-5:
     transformers' Trainer 0.790, skorch 0.801, TF-IDF + logistic regression 0.706.
     """
-    X_train, y_train = load_sst2("train", data_home=data_home)
-    X_test, y_test = load_sst2("validation", data_home=data_home)
+    X_train, y_train = load_sst2("train", data_home=data_home, return_X_y=True)
+    X_test, y_test = load_sst2("validation", data_home=data_home, return_X_y=True)
     keep = np.random.default_rng(0).choice(len(X_train), size=2000, replace=False)
     clf = BertTextClassifier(random_state=0)
     clf.fit([X_train[i] for i in keep], y_train[keep])
