@@ -6,7 +6,8 @@ The tree::
     ├── ModelLengthWarning       max_length was capped at the model's limit
     ├── DeviceFallbackWarning    a model saved on a GPU was loaded on the CPU
     ├── SkbertVersionWarning     a saved model was written by another skbert version
-    └── TrainingInterruptedWarning  Ctrl-C stopped fit; the best/last weights kept
+    ├── TrainingInterruptedWarning  Ctrl-C stopped fit; the best/last weights kept
+    └── VocabularyCoverageWarning   much of the training text is unknown tokens
     ModelNotFoundError (OSError)  a model name or path could not be resolved
     ModelIntegrityError (OSError) bundled weights fail their published checksum
     CorruptModelError (OSError)   a saved model is missing, truncated or not skbert's
@@ -28,6 +29,7 @@ __all__ = [
     "SkbertVersionWarning",
     "SkbertWarning",
     "TrainingInterruptedWarning",
+    "VocabularyCoverageWarning",
 ]
 
 
@@ -61,6 +63,14 @@ class CorruptModelError(OSError):
 
 class TrainingInterruptedWarning(SkbertWarning):
     """Ctrl-C stopped ``fit``; the estimator keeps the best (or last) weights."""
+
+
+class VocabularyCoverageWarning(SkbertWarning):
+    """The model's vocabulary cannot represent much of the training text.
+
+    Over a quarter of its tokens came out as the unknown token, as Chinese text
+    does with an English model; a multilingual model is the usual remedy.
+    """
 
 
 class NonFiniteLossError(FloatingPointError):
