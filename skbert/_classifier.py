@@ -15,7 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from . import _data, _engine, _hub, _persistence
+from . import _data, _engine, _hub, _persistence, _vocab
 from ._device import check_device_string, resolve_device
 from .exceptions import DeviceFallbackWarning, ModelLengthWarning
 
@@ -327,7 +327,10 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
             model, tokenizer, max_length = self._model_for_fit(classes, continuing)
             snapshot = _engine.snapshot(model) if continuing else None
             _engine.freeze(model, self.freeze_layers)
-            ids = _data.tokenize(tokenizer, texts, max_length)
+            ids = _data.tokenize(tokenizer, texts, max_length, self.verbose)
+            _vocab.warn_if_poorly_covered(
+                tokenizer, ids, self.model_name_or_path, stacklevel=3
+            )
             train_at, evaluate = np.arange(len(texts)), None
             if early_stopping:
                 train_at, held_out = _data.validation_split(
@@ -558,7 +561,7 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         texts = _data.check_texts(X)
         return self._logits_of_ids(
-            _data.tokenize(self.tokenizer_, texts, self.max_length_)
+            _data.tokenize(self.tokenizer_, texts, self.max_length_, self.verbose)
         )
 
     def _logits_of_ids(self, ids: list[np.ndarray]) -> np.ndarray:
@@ -592,7 +595,7 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
                 f"{os.fspath(self.model_name_or_path)!r} can encode; using its "
                 f"limit of {limit} tokens.",
                 ModelLengthWarning,
-                stacklevel=3,
+                stacklevel=5,  # user -> fit -> _fit -> _model_for_fit -> here
             )
             return limit
         return self.max_length

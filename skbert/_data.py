@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.utils.multiclass import check_classification_targets
+from tqdm.auto import tqdm
 
 # Training batches are sorted by length inside windows of this many batches, so
 # batches stay random while padding shrinks (as in transformers' length grouping).
@@ -203,7 +204,9 @@ def _label_kind(value: Any) -> str:
     return type(value).__name__
 
 
-def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[np.ndarray]:
+def tokenize(
+    tokenizer: Any, texts: Sequence[str], max_length: int, verbose: int = 0
+) -> list[np.ndarray]:
     """Token ids of each text, truncated to ``max_length`` and unpadded.
 
     Special-token strings in the text (a literal "[SEP]") are split as ordinary
@@ -216,10 +219,12 @@ def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[np.n
     intermediate objects (every token string and offset, and the truncated-off
     tail of long texts) raised the peak memory of predicting 200,000 short texts
     by 774 MB; in chunks of 4,096, by 78 MB, most of it the returned arrays.
+    ``verbose`` >= 1 shows a progress bar over the chunks.
     """
     chunk_size, utf16 = 4096, "utf-16-le"
     ids: list[np.ndarray] = []
-    for start in range(0, len(texts), chunk_size):
+    starts = range(0, len(texts), chunk_size)
+    for start in tqdm(starts, desc="Tokenising", disable=verbose < 1, leave=False):
         chunk = [
             text
             if text.isascii()

@@ -234,10 +234,6 @@ def test_mostly_known_text_does_not_warn(tokenizer, texts: list[str]) -> None:
         _vocab.warn_if_poorly_covered(tokenizer, ids, "tiny-english")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BertTextClassifier.fit does not call _vocab.warn_if_poorly_covered yet",
-)
 def test_fit_on_chinese_text_with_an_english_model_warns(tiny_model: str) -> None:
     clf = BertTextClassifier(tiny_model, epochs=1, batch_size=4, random_state=0)
     texts = ["这部电影很好看", "情节很无聊", "演员很棒", "音乐很差"]

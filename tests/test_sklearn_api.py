@@ -461,8 +461,11 @@ def test_distilbert_checkpoint(tiny_distilbert: str) -> None:
 
 def test_max_length_above_model_limit_warns_and_caps(tiny_model: str) -> None:
     estimator = small(tiny_model, max_length=512)
-    with pytest.warns(ModelLengthWarning, match=r"max_length=512 .* limit of 128"):
+    with pytest.warns(
+        ModelLengthWarning, match=r"max_length=512 .* limit of 128"
+    ) as record:
         estimator.fit(TEXTS, LABELS)
+    assert record[0].filename == __file__  # regression: it pointed inside skbert
     assert estimator.max_length_ == 128
     assert estimator.max_length == 512
     long_text = " ".join(["good"] * 300)
