@@ -1,0 +1,309 @@
+"""skbert's BertTextClassifier against the tools users would pick instead, in one run.
+
+On SST-2 and IMDB, each tool fits a seeded training sample and predicts a seeded
+test sample, in its own child process, one tool after the other:
+
+* skbert: ``BertTextClassifier`` (length-grouped, dynamically padded batches);
+* transformers' ``Trainer`` (dynamic padding, random batches);
+* a plain PyTorch loop that pads every text to ``max_length``, as bert-sklearn,
+  skorch's Hugging Face tokenizer, simpletransformers and ktrain do;
+* skorch: ``HuggingfacePretrainedTokenizer`` + ``NeuralNetClassifier``;
+* TF-IDF + ``LogisticRegression``, the non-neural baseline.
+
+The four neural tools fine-tune the same model with the same hyperparameters
+(1 epoch, lr 5e-5, batch 32, weight decay 0.01 except on biases and LayerNorm,
+linear schedule with 10% warm-up, gradient clipping at 1.0, fp32, seed 0). The
+parent prints, for each dataset and ``max_length``, a Markdown table of accuracy,
+fit and predict seconds and peak RSS growth, and skbert's ratios against each
+tool; ``--json`` writes everything.
+
+Run from the repository root (about 25 minutes on two idle CPU cores)::
+
+    HF_HUB_OFFLINE=1 python benchmarks/bench_peers.py \
+        --json benchmarks/results/peers.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from _harness import (
+    TOOLS,
+    Runner,
+    add_common_arguments,
+    check_tools,
+    config_of,
+    environment,
+    job_of,
+    ratios,
+    resolve_model,
+    result_rows,
+    sample,
+    write_json,
+)
+
+DEFAULT_TOOLS = ("skbert", "trainer", "padded", "skorch", "tfidf")
+PACKAGES = (
+    "skbert",
+    "torch",
+    "transformers",
+    "accelerate",
+    "skorch",
+    "scikit-learn",
+    "tokenizers",
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset as the benchmark samples it."""
+
+    title: str
+    loader: str
+    splits: tuple[str, str]
+    n_train: int | None
+    n_eval: int | None
+    max_lengths: tuple[int, ...]
+
+
+# --------------------------------------------------------------------------- args
+
+
+def lengths(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_common_arguments(
+        parser,
+        "folder holding sst2/ and imdb/: $SKBERT_DATA, else ../shared/data "
+        "beside the repository",
+    )
+    parser.add_argument(
+        "--datasets", default="sst2,imdb", help="comma-separated: sst2, imdb"
+    )
+    parser.add_argument(
+        "--tools",
+        default=",".join(DEFAULT_TOOLS),
+        help=f"comma-separated tools to run, in this order: {', '.join(TOOLS)}",
+    )
+    sst2 = parser.add_argument_group("SST-2")
+    sst2.add_argument(
+        "--sst2-train",
+        type=int,
+        default=2000,
+        help="seeded sample of the 67,349 training sentences",
+    )
+    sst2.add_argument(
+        "--sst2-full",
+        action="store_true",
+        help="train on all 67,349 training sentences instead (hours on two CPU "
+        "cores: about an hour for each padded tool)",
+    )
+    sst2.add_argument(
+        "--sst2-eval",
+        type=int,
+        default=None,
+        help="seeded sample of the 872 validation sentences; all when omitted",
+    )
+    sst2.add_argument(
+        "--sst2-max-lengths", type=lengths, default="128", help="comma-separated"
+    )
+    imdb = parser.add_argument_group("IMDB")
+    imdb.add_argument(
+        "--imdb-train",
+        type=int,
+        default=1000,
+        help="seeded sample of the 25,000 training reviews",
+    )
+    imdb.add_argument(
+        "--imdb-test",
+        type=int,
+        default=1000,
+        help="seeded sample of the 25,000 test reviews",
+    )
+    imdb.add_argument(
+        "--imdb-max-lengths", type=lengths, default="128,256", help="comma-separated"
+    )
+    quick = parser.add_argument_group("quick checks")
+    quick.add_argument(
+        "--n-train", type=int, help="training sample of every dataset, overriding"
+    )
+    quick.add_argument(
+        "--n-test", type=int, help="test sample of every dataset, overriding"
+    )
+    return parser.parse_args(argv)
+
+
+def datasets(args: argparse.Namespace) -> list[Dataset]:
+    def size(override: int | None, default: int | None) -> int | None:
+        return default if override is None else override
+
+    known = {
+        "sst2": Dataset(
+            "SST-2",
+            "load_sst2",
+            ("train", "validation"),
+            size(args.n_train, None if args.sst2_full else args.sst2_train),
+            size(args.n_test, args.sst2_eval),
+            args.sst2_max_lengths,
+        ),
+        "imdb": Dataset(
+            "IMDB",
+            "load_imdb",
+            ("train", "test"),
+            size(args.n_train, args.imdb_train),
+            size(args.n_test, args.imdb_test),
+            args.imdb_max_lengths,
+        ),
+    }
+    names = [name.strip() for name in args.datasets.split(",") if name.strip()]
+    for name in names:
+        if name not in known:
+            raise SystemExit(f"Unknown dataset {name!r}; choose from sst2, imdb.")
+    return [known[name] for name in names]
+
+
+# --------------------------------------------------------------------------- run
+
+
+def run_settings(
+    args: argparse.Namespace, tools: list[str]
+) -> Iterator[dict[str, Any]]:
+    """Every tool on every dataset and max_length; one entry per setting."""
+    import skbert.datasets
+
+    model_dir = resolve_model(args.model)
+    with Runner() as runner:
+        for dataset in datasets(args):
+            loader = getattr(skbert.datasets, dataset.loader)
+            data = sample(
+                loader,
+                dataset.splits,
+                args.data_dir,
+                dataset.n_train,
+                dataset.n_eval,
+                args.seed,
+            )
+            data_path = runner.write_data(data)
+            for max_length in dataset.max_lengths:
+                print(
+                    f"{dataset.title}, max_length {max_length}:",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                results = [
+                    runner.run(job_of(args, tool, model_dir, max_length), data_path)
+                    for tool in tools
+                ]
+                yield {
+                    "dataset": dataset.title,
+                    "splits": list(dataset.splits),
+                    "max_length": max_length,
+                    "n_train": len(data["train_x"]),
+                    "n_eval": len(data["eval_x"]),
+                    "results": results,
+                    "skbert_ratios": skbert_ratios(results),
+                }
+
+
+def skbert_ratios(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """skbert's ratios against every other tool of one setting, keyed by tool."""
+    by_tool = {result["tool"]: result for result in results}
+    ours = by_tool.get("skbert")
+    if ours is None:
+        return {}
+    return {
+        tool: ratios(ours, theirs)
+        for tool, theirs in by_tool.items()
+        if tool != "skbert"
+    }
+
+
+# --------------------------------------------------------------------------- report
+
+
+def number(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def ratio_rows(table: dict[str, dict[str, Any]]) -> Iterator[str]:
+    yield (
+        "| skbert / peer | fit time ratio | predict time ratio | "
+        "accuracy difference (points) | peak RSS ratio |"
+    )
+    yield "|---|---:|---:|---:|---:|"
+    for tool, r in table.items():
+        yield (
+            f"| {TOOLS[tool].label} | {number(r['fit_ratio'], '.2f')} | "
+            f"{number(r['predict_ratio'], '.2f')} | "
+            f"{r['accuracy_diff_points']:+.2f} | "
+            f"{number(r['peak_rss_ratio'], '.2f')} |"
+        )
+
+
+def preamble(args: argparse.Namespace, first: dict[str, Any]) -> str:
+    return (
+        f"Neural tools: {args.epochs} epoch(s), lr {args.learning_rate}, batch "
+        f"{args.batch_size}, weight decay {args.weight_decay}, warm-up ratio "
+        f"{args.warmup_ratio}, max grad norm {args.max_grad_norm}, seed "
+        f"{args.seed}; device {first['device']}, {first['torch_threads']} torch "
+        "threads.\nfit s includes loading the tokenizer and model and tokenising; "
+        "predict s includes tokenising. Peak RSS MiB is the growth of each child's "
+        "peak RSS over its RSS before loading the model."
+    )
+
+
+def section(setting: dict[str, Any]) -> str:
+    """One setting's Markdown: a heading, the results and skbert's ratios."""
+    train, test = setting["splits"]
+    lines = [
+        f"#### {setting['dataset']}, max_length {setting['max_length']}: "
+        f"{setting['n_train']:,} {train} / {setting['n_eval']:,} {test} texts",
+        "",
+        *result_rows(setting["results"]),
+    ]
+    if setting["skbert_ratios"]:
+        lines += ["", *ratio_rows(setting["skbert_ratios"])]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    # The children load local files only, unless the caller set HF_HUB_OFFLINE=0.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    tools = [name.strip() for name in args.tools.split(",") if name.strip()]
+    check_tools(tools)
+    datasets(args)  # reject an unknown dataset before any child starts
+    started = time.perf_counter()
+    settings = []
+    # Each setting's tables print as soon as it is done: a late failure keeps them.
+    for setting in run_settings(args, tools):
+        if not settings:
+            print(preamble(args, setting["results"][0]))
+        print(f"\n{section(setting)}", flush=True)
+        settings.append(setting)
+    total_s = time.perf_counter() - started
+    print(f"\nTotal wall time: {total_s / 60:.1f} min")
+    if args.json is not None:
+        report = {
+            "config": config_of(args),
+            "environment": environment(PACKAGES),
+            "settings": settings,
+            "total_s": total_s,
+        }
+        write_json(args.json, report)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
