@@ -99,6 +99,16 @@ def all_torch_threads() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
+@pytest.fixture
+def sigint_default() -> Iterator[None]:
+    """Ctrl-C tests need Python's SIGINT handler; CI may start with SIGINT ignored."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Path of a tiny random BERT with a 2-class head (resized by fit)."""

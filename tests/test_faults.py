@@ -170,6 +170,7 @@ def test_nan_during_warm_start_leaves_the_estimator_intact(fitted, monkeypatch):
     assert clf.n_iter_ == fitted.n_iter_
 
 
+@pytest.mark.usefixtures("sigint_default")
 def test_ctrl_c_during_fit_leaves_a_usable_estimator(monkeypatch):
     real_load = _hub.load_model
     calls = {"n": 0}

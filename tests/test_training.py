@@ -284,6 +284,7 @@ def test_keyboard_interrupt_keeps_a_usable_estimator(tiny_model, hooked_model):
     assert not clf.model_.training
 
 
+@pytest.mark.usefixtures("sigint_default")
 def test_ctrl_c_stops_after_the_current_batch(tiny_model, hooked_model):
     def send_sigint(output):
         os.kill(os.getpid(), signal.SIGINT)
@@ -295,6 +296,16 @@ def test_ctrl_c_stops_after_the_current_batch(tiny_model, hooked_model):
         clf.fit(TEXTS, LABELS)
     assert clf.n_iter_ == 0 and clf.predict(POS).shape == (5,)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_ignored_sigint_stays_ignored(tiny_model):
+    """Regression: fit replaced SIG_IGN (nohup, background jobs) with its handler."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        small(tiny_model, epochs=1).fit(TEXTS, LABELS)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_interrupt_with_early_stopping_keeps_the_best_weights(tiny_model, hooked_model):
