@@ -1,0 +1,191 @@
+"""Every script in examples/ runs in its smallest setting, so the examples cannot rot.
+
+Each script's ``main(argv)`` runs in-process on the bundled model and real data with
+tiny sizes (32 training and 32 test texts, one epoch), writing to ``tmp_path``; the
+tests check the numbers it returns and what it prints. Data comes from
+$SKBERT_DATA, else from ../shared/data beside the repository. When SKBERT_DATA is set
+(as CI sets it) missing data is a failure, not a skip.
+
+The five runs fine-tune the pretrained model, so they are marked ``slow``: together
+about 90 s on a busy 2-core machine, 4 to 40 s each. The other tests take
+milliseconds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+_SIBLING_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+_NEEDED = [
+    f"{name}/{split}.csv.gz"
+    for name, splits in {
+        "sst2": ("train", "validation"),
+        "imdb": ("train", "test"),
+        "goemotions": ("train", "test"),
+    }.items()
+    for split in splits
+]
+_SCRIPTS = sorted(p.stem for p in EXAMPLES.glob("*.py") if not p.stem.startswith("_"))
+TINY = ["--n-train", "32", "--n-test", "32", "--epochs", "1", "--verbose", "0"]
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+
+
+@pytest.fixture(scope="module")
+def data_home() -> Path:
+    if os.environ.get("SKBERT_DATA"):
+        home = Path(os.environ["SKBERT_DATA"])
+        missing = [name for name in _NEEDED if not (home / name).is_file()]
+        assert not missing, f"SKBERT_DATA={home} has no {', '.join(missing)}"
+        return home
+    if not all((_SIBLING_DATA / name).is_file() for name in _NEEDED):
+        pytest.skip(
+            f"example data not found in {_SIBLING_DATA}: set SKBERT_DATA to a "
+            f"folder holding {', '.join(_NEEDED)}"
+        )
+    return _SIBLING_DATA
+
+
+@pytest.fixture
+def examples_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scripts import ``_common`` from their own folder, as when run directly."""
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.delitem(sys.modules, "_common", raising=False)
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        f"skbert_example_{name}", EXAMPLES / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def run(data_home, tmp_path, examples_on_path, all_torch_threads):
+    """Run an example's ``main`` with tiny sizes, output in ``tmp_path``."""
+
+    def run(name: str, *extra: str) -> dict:
+        argv = ["--data-dir", str(data_home), "--out", str(tmp_path), *TINY, *extra]
+        return _load(name).main(argv)
+
+    return run
+
+
+def _check_pictures(result: dict, out: Path, *names: str) -> None:
+    if not HAS_MATPLOTLIB:
+        assert result["pictures"] == []
+        return
+    assert result["pictures"] == [str(out / name) for name in names]
+    for name in names:
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_script_is_tested():
+    tested = {name[len("test_") :] for name in globals() if name.startswith("test_")}
+    assert set(_SCRIPTS) <= tested
+
+
+@pytest.mark.parametrize("name", _SCRIPTS)
+def test_help(name, examples_on_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _load(name).main(["--help"])
+    assert exit_info.value.code == 0
+    assert "--data-dir" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_grid_search(run, tmp_path, capsys):
+    result = run("grid_search", "--learning-rates", "1e-4", "2e-4", "--cv", "2")
+    rates = sorted(row["learning_rate"] for row in result["results"])
+    assert rates == [1e-4, 2e-4]
+    assert all(row["epochs"] == 1 for row in result["results"])
+    assert all(0 <= row["mean_accuracy"] <= 1 for row in result["results"])
+    assert result["best_learning_rate"] in rates
+    assert 0 <= result["test_accuracy"] <= 1
+    out = capsys.readouterr().out
+    assert "learning_rate epochs     CV accuracy" in out
+    assert "accuracy on 32 validation sentences" in out
+    _check_pictures(result, tmp_path, "grid_search_heatmap.png")
+
+
+@pytest.mark.slow
+def test_save_and_load(run, tmp_path, capsys):
+    result = run("save_and_load")
+    assert result["joblib_identical"] is True
+    assert result["safe_identical"] is True
+    assert (tmp_path / "sst2_classifier.joblib").is_file()
+    assert (tmp_path / "sst2_classifier" / "skbert.json").is_file()
+    for name in ("joblib", "safe"):
+        assert result[f"{name}_megabytes"] > 1  # the whole model, not a stub
+        assert result[f"{name}_load_seconds"] > 0
+    assert result["n_iter"] == result["best_epoch"] == 1
+    assert 0 <= result["accuracy"] <= 1
+    out = capsys.readouterr().out
+    assert out.count(" yes\n") == 2 and " NO\n" not in out
+    _check_pictures(result, tmp_path, "loss_curves.png")
+
+
+@pytest.mark.slow
+def test_imdb_max_length(run, tmp_path):
+    result = run("imdb_max_length", "--max-lengths", "64", "32")
+    rows = result["results"]
+    assert [row["max_length"] for row in rows] == [32, 64]
+    assert rows[0]["truncated"] >= rows[1]["truncated"]
+    assert result["median_tokens"] > 64  # IMDB reviews are long
+    for row in rows:
+        assert 0 <= row["accuracy"] <= 1
+        assert row["fit_seconds"] > 0 and row["predict_seconds"] > 0
+    _check_pictures(result, tmp_path, "imdb_max_length.png")
+
+
+@pytest.mark.slow
+def test_goemotions_multiclass(run, tmp_path, capsys):
+    result = run("goemotions_multiclass")
+    assert result["n_classes"] > 2
+    assert 0 <= result["accuracy"] <= 1
+    assert 0 <= result["macro_f1"] <= 1
+    assert 0 < result["majority_accuracy"] < 1
+    assert "macro-F1" in capsys.readouterr().out
+    _check_pictures(result, tmp_path, "goemotions_confusion_matrix.png")
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("all_torch_threads")
+def test_train_sst2(data_home, capsys):
+    argv = ["--data-dir", str(data_home), "--n-train", "32", "--epochs", "1"]
+    result = _load("train_sst2").main([*argv, "--verbose", "0"])
+    assert 0 <= result["accuracy"] <= 1
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_options_take_the_small_or_full_setting(examples_on_path, tmp_path, capsys):
+    from _common import parse_args
+
+    small, full = {"n_train": 10, "n_test": 20}, {"n_train": 0, "n_test": 0}
+    out = ["--out", str(tmp_path / "new")]
+    assert parse_args("Doc.", out, small, full).n_train == 10
+    assert parse_args("Doc.", [*out, "--full"], small, full).n_train == 0
+    args = parse_args("Doc.", [*out, "--full", "--n-test", "5"], small, full)
+    assert (args.n_train, args.n_test) == (0, 5)
+    assert (tmp_path / "new").is_dir()
+    with pytest.raises(SystemExit):
+        parse_args("Doc.", ["--help"], small, full)
+    assert "full run (--full): --n-train 0 --n-test 0" in capsys.readouterr().out
+
+
+def test_no_pictures_without_matplotlib(examples_on_path, monkeypatch, capsys):
+    from _common import can_plot
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails
+    assert can_plot() is False
+    assert capsys.readouterr().out == (
+        "matplotlib is not installed: no pictures (pip install matplotlib)\n"
+    )
