@@ -214,12 +214,18 @@ def test_class_weight_for_an_unknown_label_is_named(tiny_model):
 def test_warm_start_continues_from_the_fitted_weights(tiny_model):
     clf = small(tiny_model, epochs=1, warm_start=True).fit(TEXTS, LABELS)
     model = clf.model_
-    first_loss = clf.loss_curve_[0]
+    after_first = _weights(model)
     clf.fit(TEXTS, LABELS)
     assert clf.model_ is model
     assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 2
     assert [h["epoch"] for h in clf.history_] == [1, 2]
-    assert clf.loss_curve_[1] < first_loss
+    after_second = _weights(model)
+    assert any(not torch.equal(after_first[k], after_second[k]) for k in after_first)
+    # A cold fit with the same seed ends where the first warm fit did, not here.
+    cold = small(tiny_model, epochs=1).fit(TEXTS, LABELS)
+    cold_weights = _weights(cold.model_)
+    assert all(torch.equal(after_first[k], cold_weights[k]) for k in after_first)
+    assert any(not torch.equal(after_second[k], cold_weights[k]) for k in after_first)
 
 
 def test_without_warm_start_fit_starts_over(tiny_model):
