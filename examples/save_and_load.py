@@ -17,13 +17,12 @@ fitted attributes survive the round trip.
     python examples/save_and_load.py --data-dir ../shared/data --full   # full run
 
 Small run (1,000 sentences, at most 3 epochs, all 872 validation sentences):
-7.5 minutes on a 2-core machine under heavy other load (load average 5 to 7; the
-fit took 363 s of it). It printed: accuracy 0.810; joblib 91.6 MB, saved in
-0.50 s, loaded in 0.66 s; safe format 91.6 MB, saved in 0.78 s, loaded in 0.22 s;
-both loaded copies give identical ``predict_proba``. The full run (8,000
-sentences, up to 10 epochs, stopped once the validation loss stops improving) is
-not measured; expect 10 to 25 times the small run's fit time, depending on when
-early stopping ends it.
+33 s on a 2-core machine with little other load (the fit took 22 s). It printed
+accuracy 0.781; joblib 91.6 MB, saved in 0.22 s, loaded in 0.36 s; safe format
+91.6 MB, saved in 0.44 s, loaded in 0.14 s; identical ``predict_proba`` from both.
+The full run (8,000 sentences, up to 10 epochs, stopped once the validation loss
+stops improving) is not measured; expect 10 to 25 times the small run's fit time,
+depending on when early stopping ends it.
 """
 
 from __future__ import annotations
