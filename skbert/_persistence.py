@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
 import warnings
@@ -76,7 +77,7 @@ def save_directory(
                 "replace it. Choose a new path or remove it first."
             )
     meta = {**meta, "format_version": FORMAT_VERSION, "files": _digests(files)}
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    staging = _new_sibling(target, "tmp")
     try:
         for name, content in files.items():
             _write_synced(staging / name, content)
@@ -92,6 +93,22 @@ def _digests(files: dict[str, bytes]) -> dict[str, str]:
     return {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
 
 
+def _new_sibling(target: Path, kind: str) -> Path:
+    """A new empty directory ``.<name>.<kind>-<random>`` beside ``target``.
+
+    Made with ``os.mkdir``, so it gets the user's umask like any directory they
+    create (``tempfile.mkdtemp`` would make it private, 0o700, and the saved model
+    unreadable to the service account that loads it).
+    """
+    while True:
+        sibling = target.parent / f".{target.name}.{kind}-{secrets.token_hex(4)}"
+        try:
+            sibling.mkdir()
+        except FileExistsError:
+            continue
+        return sibling
+
+
 def _write_synced(path: Path, content: bytes) -> None:
     with open(path, "wb") as handle:
         handle.write(content)
@@ -104,7 +121,7 @@ def _replace_directory(staging: Path, target: Path) -> None:
     if not target.exists():
         os.replace(staging, target)
         return
-    backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    backup = _new_sibling(target, "old")
     os.replace(target, backup / target.name)
     try:
         os.replace(staging, target)

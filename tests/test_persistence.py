@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import shutil
+import stat
 import subprocess
 import sys
 import textwrap
@@ -285,6 +286,20 @@ def test_save_refuses_to_replace_a_foreign_directory(fitted, tmp_path):
     with pytest.raises(FileExistsError, match="not an skbert model directory"):
         fitted.save(tmp_path / "other")
     assert (tmp_path / "other" / "notes.txt").read_text() == "keep me"
+
+
+def test_saved_directory_gets_the_umask_like_any_other(fitted, tmp_path):
+    # A model saved by one account is read by the service that serves it.
+    old = os.umask(0o022)
+    try:
+        fitted.save(tmp_path / "saved")
+        fitted.save(tmp_path / "saved")  # replacing an earlier save, too
+    finally:
+        os.umask(old)
+    saved = tmp_path / "saved"
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o755
+    assert {stat.S_IMODE(p.stat().st_mode) for p in saved.iterdir()} == {0o644}
+    assert [p.name for p in tmp_path.iterdir()] == ["saved"]  # no staging left
 
 
 def test_save_before_fit_raises(tiny_model, tmp_path):
