@@ -70,6 +70,41 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
         it then falls linearly to 0.
     max_grad_norm : float or None, default=1.0
         Clip the gradient norm to this value; None disables clipping.
+    lr_scheduler : {"linear", "cosine", "constant"}, default="linear"
+        How the learning rate moves after the warm-up: falls linearly to 0,
+        follows a half cosine to 0, or stays at ``learning_rate``.
+    gradient_accumulation_steps : int, default=1
+        Batches whose gradients are summed before each optimizer step; the
+        effective batch is ``batch_size * gradient_accumulation_steps`` texts.
+    freeze_layers : int or "all", default=0
+        N freezes the embeddings and the first N encoder layers; "all" freezes
+        the whole pretrained body, so only the classification head trains.
+    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
+        "bf16" and "fp16" run the forward pass under ``torch.autocast`` (fp16
+        with a gradient scaler), in ``fit`` and at prediction time. "auto" is
+        bf16 on GPUs that support it and fp32 everywhere else.
+    early_stopping : bool, default=False
+        Hold out a stratified ``validation_fraction`` of the texts, score the
+        model after each epoch, stop once ``n_iter_no_change`` epochs in a row
+        did not improve the best score by more than ``tol``, and restore the
+        best epoch's weights.
+    validation_fraction : float, default=0.1
+        Share of the texts held out when ``early_stopping`` is True.
+    n_iter_no_change : int, default=2
+        Epochs without improvement before early stopping ends training.
+    tol : float, default=1e-4
+        Smallest score gain that counts as an improvement.
+    scoring : str, callable or None, default=None
+        The early-stopping score: None is the negated (weighted) validation
+        loss, like ``neg_log_loss``; else a scorer name or callable, as in
+        :func:`sklearn.metrics.get_scorer`.
+    class_weight : dict, "balanced" or None, default=None
+        Weights by class, multiplied into ``sample_weight``: a dict keyed by the
+        labels, or "balanced" for ``n_samples / (n_classes * count)``.
+    warm_start : bool, default=False
+        When True, ``fit`` continues from the fitted model (with a fresh
+        optimizer and schedule) instead of the pretrained one; the labels must
+        be the same.
     device : str, default="auto"
         "auto" (CUDA, then Apple MPS, then CPU), "cpu", "cuda", "cuda:<index>" or
         "mps".
@@ -95,8 +130,22 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
         The truncation length used: ``max_length`` capped at the model's limit.
     n_iter_ : int
         Epochs run.
+    precision_ : str
+        The resolved ``precision``: "fp32", "bf16" or "fp16".
     loss_curve_ : list of float
         Mean training loss of each epoch.
+    history_ : list of dict
+        One record per epoch: ``epoch``, ``learning_rate``, ``train_loss``,
+        ``seconds`` and, with early stopping, ``validation_loss`` and
+        ``validation_score``.
+    validation_loss_curve_ : list of float or None
+        Validation loss after each epoch with ``early_stopping``, else None.
+    validation_scores_ : list of float or None
+        Validation score after each epoch with ``early_stopping``, else None.
+    best_validation_score_ : float or None
+        Best validation score with ``early_stopping``, else None.
+    best_epoch_ : int or None
+        The epoch whose weights were kept with ``early_stopping``, else None.
 
     See Also
     --------
@@ -336,9 +385,9 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
                 train_at, held_out = _data.validation_split(
                     targets, self.validation_fraction, seed
                 )
-                view = self._view(
-                    classes, model, tokenizer, device, max_length, precision
-                )
+                # A fitted estimator sharing ``model``, for scorers during training.
+                view = type(self)(**self.get_params(deep=False))
+                view._record(classes, model, tokenizer, device, max_length, precision)
                 evaluate = self._evaluator(
                     view,
                     [texts[i] for i in held_out],
@@ -374,20 +423,6 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
         tokenizer = _hub.load_tokenizer(source, local)
         model = _hub.load_model(source, local, [str(c) for c in classes])
         return model, tokenizer, self._capped_max_length(tokenizer, model.config)
-
-    def _view(
-        self,
-        classes: np.ndarray,
-        model: Any,
-        tokenizer: Any,
-        device: Any,
-        max_length: int,
-        precision: str,
-    ) -> BertTextClassifier:
-        """A fitted estimator sharing ``model``, for scorers during training."""
-        view = type(self)(**self.get_params(deep=False))
-        view._record(classes, model, tokenizer, device, max_length, precision)
-        return view
 
     def _evaluator(
         self,

@@ -172,6 +172,24 @@ def test_fitted_attributes(fitted: BertTextClassifier) -> None:
     assert fitted.max_length_ == fitted.max_length == 128
 
 
+def _documented(section: str) -> set[str]:
+    """Names documented in a numpydoc ``section`` of the class docstring."""
+    doc = inspect.getdoc(BertTextClassifier)
+    body = doc.split(f"{section}\n{'-' * len(section)}\n", 1)[1]
+    body = body.split("\n\n", 1)[0]
+    return {line.split(" : ")[0] for line in body.splitlines() if " : " in line}
+
+
+def test_every_parameter_is_documented() -> None:
+    signature = inspect.signature(BertTextClassifier)
+    assert _documented("Parameters") == set(signature.parameters)
+
+
+def test_every_fitted_attribute_is_documented(fitted: BertTextClassifier) -> None:
+    public = {name for name in vars(fitted) if name.endswith("_")}
+    assert _documented("Attributes") == public
+
+
 # --- labels and outputs ------------------------------------------------------------
 
 LABEL_CASES = {
