@@ -87,6 +87,27 @@ def sample(X: Sequence[str], y: Any, n: int, seed: int) -> tuple[list[str], Any]
     return [X[i] for i in keep], np.asarray(y)[keep]
 
 
+def load_samples(
+    load: Callable[..., Any],
+    test_split: str,
+    args: argparse.Namespace,
+    keep: Callable[[Any, Any], tuple[Any, Any]] | None = None,
+) -> tuple[list[str], Any, list[str], Any]:
+    """``X_train, y_train, X_test, y_test``: seeded samples of two splits.
+
+    ``load`` is a ``skbert.datasets`` loader, read from ``args.data_dir``; the
+    ``"train"`` split is sampled to ``args.n_train`` texts and ``test_split`` to
+    ``args.n_test``. ``keep(X, y)``, if given, filters each split before sampling.
+    """
+    samples: list[Any] = []
+    for split, n in (("train", args.n_train), (test_split, args.n_test)):
+        X, y = load(split, data_home=args.data_dir, return_X_y=True)
+        if keep is not None:
+            X, y = keep(X, y)
+        samples.extend(sample(X, y, n, args.seed))
+    return tuple(samples)
+
+
 def timed(func: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
     """``func(*args, **kwargs)`` and the seconds it took."""
     started = time.perf_counter()
@@ -129,7 +150,7 @@ def new_figure(width: float, height: float) -> Any:
 
 def save_figure(figure: Any, path: Path) -> str:
     """Write ``figure`` as a PNG, say where, and return the path."""
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
     print(f"wrote {path}")
     return str(path)
 

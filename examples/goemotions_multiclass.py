@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from _common import can_plot, parse_args, plot_confusion_matrix, sample, timed
+from _common import can_plot, load_samples, parse_args, plot_confusion_matrix, timed
 from sklearn.metrics import classification_report, f1_score
 
 from skbert import BertTextClassifier
@@ -54,10 +54,9 @@ def single_label(X: list[str], Y: list[list[str]]) -> tuple[list[str], np.ndarra
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(__doc__, argv, SMALL, FULL, OPTIONS)
 
-    train = load_goemotions("train", data_home=args.data_dir, return_X_y=True)
-    test = load_goemotions("test", data_home=args.data_dir, return_X_y=True)
-    X_train, y_train = sample(*single_label(*train), args.n_train, args.seed)
-    X_test, y_test = sample(*single_label(*test), args.n_test, args.seed)
+    X_train, y_train, X_test, y_test = load_samples(
+        load_goemotions, "test", args, keep=single_label
+    )
 
     clf = BertTextClassifier(
         epochs=args.epochs,

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from _common import can_plot, new_figure, parse_args, sample, save_figure, warm_up
+from _common import can_plot, load_samples, new_figure, parse_args, save_figure, warm_up
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -72,10 +72,7 @@ def _rate(value: float) -> str:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(__doc__, argv, SMALL, FULL, OPTIONS)
 
-    X_train, y_train = load_sst2("train", data_home=args.data_dir, return_X_y=True)
-    X_test, y_test = load_sst2("validation", data_home=args.data_dir, return_X_y=True)
-    X_train, y_train = sample(X_train, y_train, args.n_train, args.seed)
-    X_test, y_test = sample(X_test, y_test, args.n_test, args.seed)
+    X_train, y_train, X_test, y_test = load_samples(load_sst2, "validation", args)
 
     pipe = make_pipeline(
         FunctionTransformer(detokenize), BertTextClassifier(random_state=args.seed)

@@ -39,9 +39,9 @@ from typing import Any
 import numpy as np
 from _common import (
     can_plot,
+    load_samples,
     new_figure,
     parse_args,
-    sample,
     save_figure,
     timed,
     warm_up,
@@ -75,10 +75,7 @@ OPTIONS = {
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(__doc__, argv, SMALL, FULL, OPTIONS)
 
-    X_train, y_train = load_imdb("train", data_home=args.data_dir, return_X_y=True)
-    X_test, y_test = load_imdb("test", data_home=args.data_dir, return_X_y=True)
-    X_train, y_train = sample(X_train, y_train, args.n_train, args.seed)
-    X_test, y_test = sample(X_test, y_test, args.n_test, args.seed)
+    X_train, y_train, X_test, y_test = load_samples(load_imdb, "test", args)
 
     warm_up()
     rows, n_tokens = [], None

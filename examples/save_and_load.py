@@ -33,7 +33,7 @@ from typing import Any
 
 import joblib
 import numpy as np
-from _common import can_plot, parse_args, plot_loss_curves, sample, timed
+from _common import can_plot, load_samples, parse_args, plot_loss_curves, timed
 
 import skbert
 from skbert import BertTextClassifier
@@ -47,10 +47,7 @@ OPTIONS = {"--epochs": {"type": int, "help": "most epochs (early stopping)"}}
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(__doc__, argv, SMALL, FULL, OPTIONS)
 
-    X_train, y_train = load_sst2("train", data_home=args.data_dir, return_X_y=True)
-    X_test, y_test = load_sst2("validation", data_home=args.data_dir, return_X_y=True)
-    X_train, y_train = sample(X_train, y_train, args.n_train, args.seed)
-    X_test, y_test = sample(X_test, y_test, args.n_test, args.seed)
+    X_train, y_train, X_test, y_test = load_samples(load_sst2, "validation", args)
 
     clf = BertTextClassifier(
         epochs=args.epochs,

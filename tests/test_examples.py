@@ -158,12 +158,29 @@ def test_goemotions_multiclass(run, tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("all_torch_threads")
-def test_train_sst2(data_home, capsys):
-    argv = ["--data-dir", str(data_home), "--n-train", "32", "--epochs", "1"]
-    result = _load("train_sst2").main([*argv, "--verbose", "0"])
-    assert 0 <= result["accuracy"] <= 1
-    assert "accuracy" in capsys.readouterr().out
+def test_train_sst2(run, tmp_path, capsys):
+    result = run("train_sst2")
+    assert result["n_train"] == 32 and result["n_iter"] == 1
+    assert 0 <= result["accuracy"] <= 1 and 0 <= result["macro_f1"] <= 1
+    assert result["fit_seconds"] > 0 and result["predict_seconds"] > 0
+    out = capsys.readouterr().out
+    assert f"accuracy  {result['accuracy']:.4f}" in out
+    assert f"macro-F1  {result['macro_f1']:.4f}" in out
+    assert "confusion matrix" in out
+    _check_pictures(
+        result, tmp_path, "sst2_loss_curves.png", "sst2_confusion_matrix.png"
+    )
+
+
+@pytest.mark.slow
+def test_train_sst2_early_stopping(run, tmp_path, capsys):
+    result = run("train_sst2", "--early-stopping", "--epochs", "2")
+    assert result["n_train"] == 32 - 4  # ceil(10% of 32) held out
+    assert result["n_iter"] == 2  # n_iter_no_change=2 cannot stop it sooner
+    assert "(best: " in capsys.readouterr().out
+    _check_pictures(
+        result, tmp_path, "sst2_loss_curves.png", "sst2_confusion_matrix.png"
+    )
 
 
 def test_options_take_the_small_or_full_setting(examples_on_path, tmp_path, capsys):
