@@ -7,11 +7,36 @@ milliseconds, so most tests never touch the bundled pretrained model.
 
 from __future__ import annotations
 
+import os
 import string
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+SIBLING_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
+
+
+def shared_data(*needed: str) -> Path:
+    """The folder of the shipped ``<dataset>/<split>.csv.gz`` files.
+
+    ``$SKBERT_DATA`` when set (CI sets it): then a missing file in ``needed`` is a
+    failure. Otherwise ``../shared/data`` beside the repository, and the test is
+    skipped when a file is missing there.
+    """
+    if os.environ.get("SKBERT_DATA"):
+        home = Path(os.environ["SKBERT_DATA"])
+        missing = [name for name in needed if not (home / name).is_file()]
+        assert not missing, f"SKBERT_DATA={home} has no {', '.join(missing)}"
+        return home
+    missing = [name for name in needed if not (SIBLING_DATA / name).is_file()]
+    if missing or not SIBLING_DATA.is_dir():
+        pytest.skip(
+            f"{', '.join(missing) or 'data'} not found in {SIBLING_DATA}: set "
+            "SKBERT_DATA to the folder of the shipped CSV files"
+        )
+    return SIBLING_DATA
+
 
 WORDS = (
     "good great fine nice love loved best fun wonderful excellent happy "

@@ -13,7 +13,6 @@ import dataclasses
 import gzip
 import hashlib
 import io
-import os
 import socket
 import tarfile
 import threading
@@ -27,6 +26,7 @@ import numpy as np
 import pytest
 from sklearn.utils import Bunch
 
+from conftest import shared_data
 from skbert import datasets
 from skbert.datasets import (
     get_data_home,
@@ -36,8 +36,6 @@ from skbert.datasets import (
     load_rte,
     load_sst2,
 )
-
-_SIBLING_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 LOADERS: dict[str, Callable[..., object]] = {
     "sst2": load_sst2,
@@ -106,12 +104,8 @@ def _no_proxy(monkeypatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def shared_data() -> Path:
-    if os.environ.get("SKBERT_DATA"):
-        return Path(os.environ["SKBERT_DATA"])
-    if not _SIBLING_DATA.is_dir():
-        pytest.skip("data not found: set SKBERT_DATA to the folder of the CSV files")
-    return _SIBLING_DATA
+def shipped() -> Path:
+    return shared_data()
 
 
 def read_rows(path: Path) -> list[list[str]]:
@@ -123,8 +117,8 @@ def read_rows(path: Path) -> list[list[str]]:
 
 
 @pytest.mark.parametrize(("name", "split"), list(LABEL_COUNTS))
-def test_shipped_split_matches_readme(shared_data, name, split):
-    bunch = LOADERS[name](split, data_home=shared_data, download_if_missing=False)
+def test_shipped_split_matches_readme(shipped, name, split):
+    bunch = LOADERS[name](split, data_home=shipped, download_if_missing=False)
     expected = LABEL_COUNTS[name, split]
     assert isinstance(bunch, Bunch)
     assert set(bunch) >= {"data", "target", "target_names", "DESCR"}
@@ -144,8 +138,8 @@ def test_shipped_split_matches_readme(shared_data, name, split):
 
 
 @pytest.mark.parametrize("split", list(GOEMOTIONS_ROWS))
-def test_shipped_goemotions_matches_readme(shared_data, split):
-    X, Y = load_goemotions(split, data_home=shared_data, return_X_y=True)
+def test_shipped_goemotions_matches_readme(shipped, split):
+    X, Y = load_goemotions(split, data_home=shipped, return_X_y=True)
     assert len(X) == len(Y) == GOEMOTIONS_ROWS[split]
     assert all(type(text) is str for text in X)
     assert all(isinstance(labels, list) for labels in Y)
@@ -158,8 +152,8 @@ def test_shipped_goemotions_matches_readme(shared_data, split):
     assert len(single) == GOEMOTIONS_LABELS_PER_ROW[split][1]
 
 
-def test_goemotions_target_names_in_id_order(shared_data):
-    emotions = load_goemotions("validation", data_home=shared_data)
+def test_goemotions_target_names_in_id_order(shipped):
+    emotions = load_goemotions("validation", data_home=shipped)
     assert len(emotions.target_names) == 28
     assert emotions.target_names[:3] == ["admiration", "amusement", "anger"]
     assert emotions.target_names[-2:] == ["surprise", "neutral"]
@@ -171,10 +165,10 @@ def test_goemotions_target_names_in_id_order(shared_data):
 
 
 @pytest.mark.parametrize("name", list(LOADERS))
-def test_return_X_y_is_the_bunch_data_and_target(shared_data, name):
+def test_return_X_y_is_the_bunch_data_and_target(shipped, name):
     split = datasets._DATASETS[name].splits[-1]
-    bunch = LOADERS[name](split, data_home=shared_data)
-    X, y = LOADERS[name](split, data_home=shared_data, return_X_y=True)
+    bunch = LOADERS[name](split, data_home=shipped)
+    X, y = LOADERS[name](split, data_home=shipped, return_X_y=True)
     assert type(X) is type(bunch.data)
     assert type(y) is type(bunch.target)
     if name in ("mrpc", "rte"):
@@ -188,8 +182,8 @@ def test_return_X_y_is_the_bunch_data_and_target(shared_data, name):
     assert name.replace("sst2", "sst-2") in bunch.DESCR.lower()
 
 
-def test_split_is_first_positional_and_defaults_to_train(shared_data, monkeypatch):
-    monkeypatch.setenv("SKBERT_DATA", str(shared_data))
+def test_split_is_first_positional_and_defaults_to_train(shipped, monkeypatch):
+    monkeypatch.setenv("SKBERT_DATA", str(shipped))
     X_default, _ = load_rte(return_X_y=True)
     X_train, _ = load_rte("train", return_X_y=True)
     assert len(X_default) == len(X_train) == 2490
@@ -568,20 +562,20 @@ ROUNDTRIP = {
 
 @pytest.mark.parametrize("name", list(ROUNDTRIP))
 def test_roundtrip_reproduces_shipped_file(
-    shared_data, tmp_path, monkeypatch, server, name
+    shipped, tmp_path, monkeypatch, server, name
 ):
     split, to_source = ROUNDTRIP[name]
-    shipped = shared_data / name / f"{split}.csv.gz"
+    shipped = shipped / name / f"{split}.csv.gz"
     publish(monkeypatch, server, name, to_source(read_rows(shipped)))
     LOADERS[name](split, data_home=tmp_path)
     written = (tmp_path / name / f"{split}.csv.gz").read_bytes()
     assert gzip.decompress(written) == gzip.decompress(shipped.read_bytes())
 
 
-def test_roundtrip_reproduces_shipped_mrpc(shared_data, tmp_path, monkeypatch, server):
+def test_roundtrip_reproduces_shipped_mrpc(shipped, tmp_path, monkeypatch, server):
     quality = {"not_equivalent": "0", "equivalent": "1"}
     shipped = {
-        split: read_rows(shared_data / "mrpc" / f"{split}.csv.gz")
+        split: read_rows(shipped / "mrpc" / f"{split}.csv.gz")
         for split in ("train", "validation", "test")
     }
 
@@ -614,11 +608,9 @@ def test_roundtrip_reproduces_shipped_mrpc(shared_data, tmp_path, monkeypatch, s
         assert read_rows(written) == shipped[split], split
 
 
-def test_imdb_cleaning_keeps_shipped_reviews(
-    shared_data, tmp_path, monkeypatch, server
-):
+def test_imdb_cleaning_keeps_shipped_reviews(shipped, tmp_path, monkeypatch, server):
     """Shipped reviews, with cp1252 punctuation turned back into C1 controls."""
-    rows = read_rows(shared_data / "imdb" / "test.csv.gz")
+    rows = read_rows(shipped / "imdb" / "test.csv.gz")
     sample = rows[:150] + rows[-150:]  # negatives, then positives
     c1 = {bytes([b]).decode("cp1252", "ignore"): chr(b) for b in range(0x80, 0xA0)}
     c1.pop("")

@@ -14,15 +14,15 @@ milliseconds.
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from conftest import shared_data
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-_SIBLING_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 _NEEDED = [
     f"{name}/{split}.csv.gz"
     for name, splits in {
@@ -39,17 +39,7 @@ HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 
 @pytest.fixture(scope="module")
 def data_home() -> Path:
-    if os.environ.get("SKBERT_DATA"):
-        home = Path(os.environ["SKBERT_DATA"])
-        missing = [name for name in _NEEDED if not (home / name).is_file()]
-        assert not missing, f"SKBERT_DATA={home} has no {', '.join(missing)}"
-        return home
-    if not all((_SIBLING_DATA / name).is_file() for name in _NEEDED):
-        pytest.skip(
-            f"example data not found in {_SIBLING_DATA}: set SKBERT_DATA to a "
-            f"folder holding {', '.join(_NEEDED)}"
-        )
-    return _SIBLING_DATA
+    return shared_data(*_NEEDED)
 
 
 @pytest.fixture

@@ -6,27 +6,21 @@ SKBERT_DATA is set (as CI sets it) a missing file is a failure, not a skip.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import shared_data
 from skbert import BertTextClassifier
 from skbert.datasets import load_sst2
 
 pytestmark = pytest.mark.slow
 
-_SIBLING_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
 
 @pytest.fixture(scope="module")
 def data_home() -> Path:
-    if os.environ.get("SKBERT_DATA"):
-        return Path(os.environ["SKBERT_DATA"])
-    if not (_SIBLING_DATA / "sst2").is_dir():
-        pytest.skip("SST-2 not found: set SKBERT_DATA to the folder holding sst2/")
-    return _SIBLING_DATA
+    return shared_data("sst2/train.csv.gz", "sst2/validation.csv.gz")
 
 
 @pytest.mark.usefixtures("all_torch_threads")
