@@ -84,12 +84,14 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
         with a gradient scaler), in ``fit`` and at prediction time. "auto" is
         bf16 on GPUs that support it and fp32 everywhere else.
     early_stopping : bool, default=False
-        Hold out a stratified ``validation_fraction`` of the texts, score the
-        model after each epoch, stop once ``n_iter_no_change`` epochs in a row
-        did not improve the best score by more than ``tol``, and restore the
-        best epoch's weights.
+        Hold out a stratified ``validation_fraction`` of the texts (or use the
+        ``X_val`` and ``y_val`` passed to ``fit``), score the model after each
+        epoch, stop once ``n_iter_no_change`` epochs in a row did not improve
+        the best score by more than ``tol``, and restore the best epoch's
+        weights.
     validation_fraction : float, default=0.1
-        Share of the texts held out when ``early_stopping`` is True.
+        Share of the texts held out when ``early_stopping`` is True and ``fit``
+        gets no ``X_val``.
     n_iter_no_change : int, default=2
         Epochs without improvement before early stopping ends training.
     tol : float, default=1e-4
@@ -260,7 +262,16 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_")
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> BertTextClassifier:
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        X_val: Any = None,
+        y_val: Any = None,
+        sample_weight_val: Any = None,
+    ) -> BertTextClassifier:
         """Fine-tune the model on texts ``X`` with labels ``y``.
 
         With ``warm_start=True`` and a fitted estimator, training continues from
@@ -278,6 +289,16 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each text in the loss (multiplied by
             ``class_weight``); also weights the validation loss.
+        X_val : iterable of str, default=None
+            Validation texts for early stopping, used instead of holding out
+            ``validation_fraction`` of ``X``: all of ``X`` is then trained on.
+            Needs ``early_stopping=True`` and ``y_val``. As with
+            :class:`~sklearn.ensemble.HistGradientBoostingClassifier`.
+        y_val : array-like of shape (n_val,), default=None
+            Labels of ``X_val``; each must be one of the labels in ``y``.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation texts (multiplied by ``class_weight``, with
+            "balanced" counted on ``y``).
 
         Returns
         -------
@@ -287,6 +308,9 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
         self._validate_fit_params()
         texts = _data.check_texts(X)
         classes, targets = _data.encode_labels(y, len(texts))
+        validation = self._validation_data(
+            X_val, y_val, sample_weight_val, classes, targets
+        )
         continuing = self.warm_start and self.__sklearn_is_fitted__()
         if continuing and not np.array_equal(classes, self.classes_):
             raise ValueError(
@@ -305,7 +329,47 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
             self.epochs,
             self.early_stopping,
             continuing,
+            validation,
         )
+
+    def _validation_data(
+        self,
+        X_val: Any,
+        y_val: Any,
+        sample_weight_val: Any,
+        classes: np.ndarray,
+        targets: np.ndarray,
+    ) -> tuple[list[str], np.ndarray, np.ndarray] | None:
+        """``(texts, targets, weights)`` of the validation set passed to fit."""
+        if X_val is None and y_val is None:
+            if sample_weight_val is not None:
+                raise ValueError(
+                    "sample_weight_val is passed to fit without X_val and y_val."
+                )
+            return None
+        if y_val is None:
+            raise ValueError("X_val is passed to fit, but y_val is not; pass both.")
+        if X_val is None:
+            raise ValueError("y_val is passed to fit, but X_val is not; pass both.")
+        if not self.early_stopping:
+            raise ValueError(
+                "X_val and y_val are passed to fit while early_stopping=False; "
+                "they serve only early stopping. Set early_stopping=True, or "
+                "leave them out."
+            )
+        texts = _data.check_texts(X_val, "X_val")
+        val_targets = _data.encode_with_classes(
+            y_val, len(texts), classes, ("X_val", "y_val", "y")
+        )
+        weights = _data.sample_weights(
+            sample_weight_val,
+            self.class_weight,
+            classes,
+            val_targets,
+            balanced_on=targets,
+            name="sample_weight_val",
+        )
+        return texts, val_targets, weights
 
     def partial_fit(
         self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
@@ -368,6 +432,7 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
         epochs: int,
         early_stopping: bool,
         continuing: bool,
+        validation: tuple[list[str], np.ndarray, np.ndarray] | None = None,
     ) -> BertTextClassifier:
         device = resolve_device(self.device)
         precision = _engine.resolve_precision(self.precision, device)
@@ -382,18 +447,23 @@ class BertTextClassifier(ClassifierMixin, BaseEstimator):
             )
             train_at, evaluate = np.arange(len(texts)), None
             if early_stopping:
-                train_at, held_out = _data.validation_split(
-                    targets, self.validation_fraction, seed
-                )
+                if validation is None:
+                    train_at, held_out = _data.validation_split(
+                        targets, self.validation_fraction, seed
+                    )
+                    val_texts = [texts[i] for i in held_out]
+                    val_ids = [ids[i] for i in held_out]
+                    val_targets, val_weights = targets[held_out], weights[held_out]
+                else:
+                    val_texts, val_targets, val_weights = validation
+                    val_ids = _data.tokenize(
+                        tokenizer, val_texts, max_length, self.verbose
+                    )
                 # A fitted estimator sharing ``model``, for scorers during training.
                 view = type(self)(**self.get_params(deep=False))
                 view._record(classes, model, tokenizer, device, max_length, precision)
                 evaluate = self._evaluator(
-                    view,
-                    [texts[i] for i in held_out],
-                    [ids[i] for i in held_out],
-                    targets[held_out],
-                    weights[held_out],
+                    view, val_texts, val_ids, val_targets, val_weights
                 )
             batches = _data.TrainBatches(
                 [ids[i] for i in train_at],

@@ -116,30 +116,47 @@ def sample_weights(
     class_weight: Any,
     classes: np.ndarray,
     targets: np.ndarray,
+    *,
+    balanced_on: np.ndarray | None = None,
+    name: str = "sample_weight",
 ) -> np.ndarray:
     """Per-text loss weights: ``sample_weight`` times the class's weight.
 
     ``class_weight`` is None, "balanced" (n_samples / (n_classes * count)) or a dict
-    keyed by original labels, with scikit-learn's semantics and errors.
+    keyed by original labels, with scikit-learn's semantics and errors. "balanced"
+    counts the classes in ``balanced_on`` (default ``targets``): validation texts
+    take the weights of the training data. ``name`` is what messages call
+    ``sample_weight``.
     """
     from sklearn.utils.class_weight import compute_class_weight
     from sklearn.utils.validation import _check_sample_weight
 
     n_samples = len(targets)
-    weights = _check_sample_weight(
-        sample_weight,
-        np.empty((n_samples, 1)),
-        dtype=np.float64,
-        ensure_non_negative=True,
-    )
+    shape = np.shape(sample_weight)
+    if sample_weight is not None and shape not in ((), (n_samples,)):
+        raise ValueError(
+            f"{name} has shape {shape}; expected ({n_samples},), one weight per text."
+        )
+    try:
+        weights = _check_sample_weight(
+            sample_weight,
+            np.empty((n_samples, 1)),
+            dtype=np.float64,
+            ensure_non_negative=True,
+        )
+    except ValueError as exc:
+        if name == "sample_weight":
+            raise
+        raise ValueError(f"{name}: {exc}") from exc
     if class_weight is not None:
+        counted = targets if balanced_on is None else balanced_on
         per_class = compute_class_weight(
-            class_weight, classes=classes, y=classes[targets]
+            class_weight, classes=classes, y=classes[counted]
         )
         weights = weights * per_class[targets]
     if not weights.sum() > 0:
         raise ValueError(
-            "sample_weight and class_weight leave every text with weight 0; at "
+            f"{name} and class_weight leave every text with weight 0; at "
             "least one text needs a positive weight."
         )
     return weights
@@ -166,18 +183,28 @@ def validation_split(
     return np.sort(train), np.sort(validation)
 
 
-def encode_with_classes(y: Any, n_samples: int, classes: np.ndarray) -> np.ndarray:
-    """Codes of ``y`` in the known ``classes`` (for partial_fit and warm starts)."""
+def encode_with_classes(
+    y: Any,
+    n_samples: int,
+    classes: np.ndarray,
+    names: tuple[str, str, str] = ("X", "y", "classes_"),
+) -> np.ndarray:
+    """Codes of ``y`` in the known ``classes`` (partial_fit, warm starts, y_val).
+
+    ``names`` are what the messages call the texts, the labels and the known
+    classes.
+    """
+    x_name, y_name, known = names
     labels = np.asarray(y if hasattr(y, "__array__") else list(y))
     if labels.ndim != 1 or labels.shape[0] != n_samples:
         raise ValueError(
-            f"X has {n_samples} texts but y has shape {labels.shape}; pass one "
-            "label per text."
+            f"{x_name} has {n_samples} texts but {y_name} has shape "
+            f"{labels.shape}; pass one label per text."
         )
     unknown = np.setdiff1d(labels, classes)
     if unknown.size:
         raise ValueError(
-            f"y has classes not in classes_: {unknown.tolist()}. classes_ has "
+            f"{y_name} has classes not in {known}: {unknown.tolist()}. {known} has "
             f"{classes.tolist()}."
         )
     return np.searchsorted(classes, labels).astype(np.int64)

@@ -10,7 +10,11 @@ import warnings
 
 import numpy as np
 import pytest
+import sklearn
 import torch
+from sklearn.metrics import log_loss
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 from skbert import BertTextClassifier, _data, _engine, _hub
 from skbert.exceptions import NonFiniteLossError, TrainingInterruptedWarning
@@ -139,6 +143,107 @@ def test_early_stopping_with_too_few_texts_per_class_is_explained(tiny_model):
         small(tiny_model, early_stopping=True).fit(["good", "bad", "fine"], [1, 0, 0])
 
 
+VAL_TEXTS = ["good story", "awful film", "i love this plot", "worst movie"]
+VAL_LABELS = ["pos", "neg", "pos", "neg"]
+
+
+def test_x_val_is_the_validation_set_and_all_of_x_is_trained(tiny_model):
+    params = {"epochs": 1, "n_iter_no_change": 1}
+    given = small(tiny_model, early_stopping=True, **params)
+    given.fit(TEXTS, LABELS, X_val=VAL_TEXTS, y_val=VAL_LABELS)
+    plain = small(tiny_model, **params).fit(TEXTS, LABELS)
+    # The same training (all 100 texts, same batches) as without early stopping...
+    np.testing.assert_array_equal(
+        given.predict_proba(VAL_TEXTS), plain.predict_proba(VAL_TEXTS)
+    )
+    # ...and the validation loss is the log-loss of exactly X_val.
+    assert given.validation_loss_curve_[0] == pytest.approx(
+        log_loss(VAL_LABELS, given.predict_proba(VAL_TEXTS), labels=given.classes_),
+        rel=1e-5,
+    )
+
+
+def test_x_val_weights_take_the_training_class_balance(tiny_model):
+    texts, labels = TEXTS[:60] + POS * 4, LABELS[:60] + ["pos"] * 20  # 50 pos, 30 neg
+    weights_val = [1.0, 2.0, 1.0, 3.0]
+    clf = small(tiny_model, epochs=1, early_stopping=True, class_weight="balanced")
+    clf.fit(
+        texts, labels, X_val=VAL_TEXTS, y_val=VAL_LABELS, sample_weight_val=weights_val
+    )
+    balanced = {"neg": 80 / (2 * 30), "pos": 80 / (2 * 50)}  # counted on y, not y_val
+    expected = log_loss(
+        VAL_LABELS,
+        clf.predict_proba(VAL_TEXTS),
+        sample_weight=[
+            w * balanced[y] for w, y in zip(weights_val, VAL_LABELS, strict=True)
+        ],
+        labels=clf.classes_,
+    )
+    assert clf.validation_loss_curve_[0] == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_pipeline_transforms_x_val_with_metadata_routing(tiny_model):
+    seen = []
+
+    def lower(texts):
+        seen.append(list(texts))
+        return [text.lower() for text in texts]
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        clf = small(tiny_model, epochs=1, early_stopping=True)
+        clf.set_fit_request(X_val=True, y_val=True)
+        pipe = Pipeline(
+            [("lower", FunctionTransformer(lower)), ("clf", clf)],
+            transform_input=["X_val"],
+        )
+        pipe.fit(TEXTS, LABELS, X_val=["GOOD FILM", "BAD FILM"], y_val=["pos", "neg"])
+    assert ["GOOD FILM", "BAD FILM"] in seen
+    assert len(pipe[-1].validation_loss_curve_) == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "fit_params", "message"),
+    [
+        ({}, {"X_val": VAL_TEXTS, "y_val": VAL_LABELS}, "early_stopping=False"),
+        ({"early_stopping": True}, {"X_val": VAL_TEXTS}, "y_val is not"),
+        ({"early_stopping": True}, {"y_val": VAL_LABELS}, "X_val is not"),
+        ({"early_stopping": True}, {"sample_weight_val": [1.0]}, "without X_val"),
+        (
+            {"early_stopping": True},
+            {"X_val": VAL_TEXTS, "y_val": ["pos", "neg", "pos", "meh"]},
+            r"y_val has classes not in y: \['meh'\]",
+        ),
+        (
+            {"early_stopping": True},
+            {"X_val": VAL_TEXTS, "y_val": VAL_LABELS[:3]},
+            r"X_val has 4 texts but y_val has shape \(3,\)",
+        ),
+        (
+            {"early_stopping": True},
+            {"X_val": ["ok", None, "ok", "ok"], "y_val": VAL_LABELS},
+            "Item 1 of X_val is None",
+        ),
+        (
+            {"early_stopping": True},
+            {"X_val": VAL_TEXTS, "y_val": VAL_LABELS, "sample_weight_val": [1.0]},
+            r"sample_weight_val has shape \(1,\); expected \(4,\)",
+        ),
+        (
+            {"early_stopping": True},
+            {
+                "X_val": VAL_TEXTS,
+                "y_val": VAL_LABELS,
+                "sample_weight_val": [1.0, -1.0, 1.0, 1.0],
+            },
+            "sample_weight_val: Negative values",
+        ),
+    ],
+)
+def test_bad_validation_data_is_named(tiny_model, params, fit_params, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        small(tiny_model, **params).fit(TEXTS, LABELS, **fit_params)
+
+
 def test_bad_scoring_name_is_a_parameter_error(tiny_model):
     with pytest.raises(ValueError, match="The 'scoring' parameter"):
         small(tiny_model, scoring="not-a-scorer").fit(TEXTS, LABELS)
@@ -188,7 +293,7 @@ def test_validation_loss_is_weighted(tiny_model):
 @pytest.mark.parametrize(
     ("sample_weight", "message"),
     [
-        ([1.0] * 3, r"sample_weight\.shape == \(3,\), expected \(100,\)"),
+        ([1.0] * 3, r"sample_weight has shape \(3,\); expected \(100,\)"),
         ([-1.0] + [1.0] * 99, "Negative values in data passed to `sample_weight`"),
         ([0.0] * 100, "Sample weights must contain at least one non-zero number"),
     ],
