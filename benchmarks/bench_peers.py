@@ -135,6 +135,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     imdb.add_argument(
         "--imdb-max-lengths", type=lengths, default="128,256", help="comma-separated"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run every tool this many times per setting, the order reversed on "
+        "every other round; tables show each tool's median and the ratios of "
+        "every round",
+    )
     quick = parser.add_argument_group("quick checks")
     quick.add_argument(
         "--n-train", type=int, help="training sample of every dataset, overriding"
@@ -202,10 +210,17 @@ def run_settings(
                     file=sys.stderr,
                     flush=True,
                 )
-                results = [
-                    runner.run(job_of(args, tool, model_dir, max_length), data_path)
-                    for tool in tools
-                ]
+                rounds = []
+                for round_ in range(args.repeat):
+                    order = tools if round_ % 2 == 0 else tools[::-1]
+                    by_tool = {
+                        tool: runner.run(
+                            job_of(args, tool, model_dir, max_length), data_path
+                        )
+                        for tool in order
+                    }
+                    rounds.append([by_tool[tool] for tool in tools])
+                results = [median_of(runs) for runs in zip(*rounds, strict=True)]
                 yield {
                     "dataset": dataset.title,
                     "splits": list(dataset.splits),
@@ -214,7 +229,19 @@ def run_settings(
                     "n_eval": len(data["eval_x"]),
                     "results": results,
                     "skbert_ratios": skbert_ratios(results),
+                    "rounds": rounds,
+                    "round_ratios": [skbert_ratios(r) for r in rounds],
                 }
+
+
+def median_of(runs: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+    """One tool's result over its rounds: the median accuracy, time and memory."""
+    import statistics
+
+    result = dict(runs[0])
+    for key in ("accuracy", "fit_s", "predict_s", "peak_rss_growth_mib"):
+        result[key] = statistics.median(run[key] for run in runs)
+    return result
 
 
 def skbert_ratios(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -275,7 +302,20 @@ def section(setting: dict[str, Any]) -> str:
     ]
     if setting["skbert_ratios"]:
         lines += ["", *ratio_rows(setting["skbert_ratios"])]
+    if len(setting["rounds"]) > 1:
+        lines += ["", *round_lines(setting["round_ratios"])]
     return "\n".join(lines)
+
+
+def round_lines(round_ratios: list[dict[str, dict[str, Any]]]) -> Iterator[str]:
+    """skbert's fit-time ratio against each peer in every round."""
+    yield f"Medians of {len(round_ratios)} rounds. skbert's fit time ratio by round:"
+    yield ""
+    for tool in round_ratios[0]:
+        values = ", ".join(
+            number(ratios_[tool]["fit_ratio"], ".2f") for ratios_ in round_ratios
+        )
+        yield f"* against {TOOLS[tool].label}: {values}"
 
 
 def main(argv: list[str] | None = None) -> None:
