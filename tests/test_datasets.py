@@ -29,12 +29,14 @@ from sklearn.utils import Bunch
 from conftest import shared_data
 from skbert import datasets
 from skbert.datasets import (
+    _registry,
     get_data_home,
     load_goemotions,
     load_imdb,
     load_mrpc,
     load_rte,
     load_sst2,
+    load_stsb,
 )
 
 LOADERS: dict[str, Callable[..., object]] = {
@@ -42,8 +44,10 @@ LOADERS: dict[str, Callable[..., object]] = {
     "imdb": load_imdb,
     "mrpc": load_mrpc,
     "rte": load_rte,
+    "stsb": load_stsb,
     "goemotions": load_goemotions,
 }
+PAIRS = ("mrpc", "rte", "stsb")
 
 # ../shared/data/README.md: rows per label.
 LABEL_COUNTS = {
@@ -56,6 +60,36 @@ LABEL_COUNTS = {
     ("mrpc", "test"): {"equivalent": 1147, "not_equivalent": 578},
     ("rte", "train"): {"entailment": 1249, "not_entailment": 1241},
     ("rte", "validation"): {"entailment": 146, "not_entailment": 131},
+}
+# STS-B: rows, the mean and standard deviation of the scores, and the first and
+# last rows of each split.
+STSB = {
+    "train": (
+        5749,
+        2.70,
+        1.46,
+        ("A plane is taking off.", "An air plane is taking off.", 5.0),
+        (
+            "Putin spokesman: Doping charges appear unfounded",
+            "The Latest on Severe Weather: 1 Dead in Texas After Tornado",
+            0.0,
+        ),
+    ),
+    "validation": (
+        1500,
+        2.36,
+        1.50,
+        (
+            "A man with a hard hat is dancing.",
+            "A man wearing a hard hat is dancing.",
+            5.0,
+        ),
+        (
+            "New video shows US police officers beating mentally-ill man",
+            "New York police officer critically wounded in hatchet attack",
+            0.0,
+        ),
+    ),
 }
 # GoEmotions: rows, rows per number of labels, and occurrences per label
 # (train, validation, test).
@@ -108,6 +142,11 @@ def shipped() -> Path:
     return shared_data()
 
 
+@pytest.fixture(scope="module")
+def shipped_stsb() -> Path:
+    return shared_data("stsb/train.csv.gz", "stsb/validation.csv.gz")
+
+
 def read_rows(path: Path) -> list[list[str]]:
     with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
         return list(csv.reader(handle))[1:]
@@ -135,6 +174,32 @@ def test_shipped_split_matches_readme(shipped, name, split):
         assert isinstance(bunch.data, list)
         assert all(type(text) is str for text in bunch.data)
         assert "feature_names" not in bunch
+
+
+@pytest.mark.parametrize("split", list(STSB))
+def test_shipped_stsb_matches_readme(shipped_stsb, split):
+    rows, mean, std, first, last = STSB[split]
+    X, y = load_stsb(split, data_home=shipped_stsb, return_X_y=True)
+    assert X.shape == (rows, 2)
+    assert X.dtype == object
+    assert all(type(text) is str for text in X.ravel())
+    assert y.shape == (rows,)
+    assert y.dtype == np.float64
+    assert 0.0 <= y.min() and y.max() <= 5.0
+    assert (round(y.mean(), 2), round(y.std(ddof=1), 2)) == (mean, std)
+    assert (*X[0], y[0]) == first
+    assert (*X[-1], y[-1]) == last
+
+
+def test_stsb_bunch_is_a_regression_dataset(shipped_stsb):
+    bunch = load_stsb("validation", data_home=shipped_stsb)
+    assert isinstance(bunch, Bunch)
+    assert list(bunch) == ["data", "target", "DESCR", "feature_names"]
+    assert bunch.feature_names == ["text_a", "text_b"]
+    assert bunch.data.shape == (1500, 2)
+    assert bunch.target.dtype == np.float64
+    assert "STS-B" in bunch.DESCR
+    assert "Cer et al." in bunch.DESCR
 
 
 @pytest.mark.parametrize("split", list(GOEMOTIONS_ROWS))
@@ -166,12 +231,12 @@ def test_goemotions_target_names_in_id_order(shipped):
 
 @pytest.mark.parametrize("name", list(LOADERS))
 def test_return_X_y_is_the_bunch_data_and_target(shipped, name):
-    split = datasets._DATASETS[name].splits[-1]
+    split = _registry.DATASETS[name].splits[-1]
     bunch = LOADERS[name](split, data_home=shipped)
     X, y = LOADERS[name](split, data_home=shipped, return_X_y=True)
     assert type(X) is type(bunch.data)
     assert type(y) is type(bunch.target)
-    if name in ("mrpc", "rte"):
+    if name in PAIRS:
         assert np.array_equal(X, bunch.data)
     else:
         assert X == bunch.data
@@ -179,7 +244,8 @@ def test_return_X_y_is_the_bunch_data_and_target(shipped, name):
         assert y == bunch.target
     else:
         assert np.array_equal(y, bunch.target)
-    assert name.replace("sst2", "sst-2") in bunch.DESCR.lower()
+    spelled = {"sst2": "sst-2", "stsb": "sts-b"}.get(name, name)
+    assert spelled in bunch.DESCR.lower()
 
 
 def test_split_is_first_positional_and_defaults_to_train(shipped, monkeypatch):
@@ -207,7 +273,7 @@ def test_get_data_home_prefers_argument_then_environment_then_home(
 
 @pytest.mark.parametrize("name", list(LOADERS))
 def test_unknown_split_is_refused_before_any_file_access(tmp_path, name):
-    splits = ", ".join(map(repr, datasets._DATASETS[name].splits))
+    splits = ", ".join(map(repr, _registry.DATASETS[name].splits))
     message = f"Unknown split 'dev' for {name}: expected one of {splits}."
     with pytest.raises(ValueError, match=message):
         LOADERS[name]("dev", data_home=tmp_path)
@@ -225,11 +291,31 @@ def test_missing_file_without_download_names_the_path(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_stsb_missing_file_without_download_names_the_path(tmp_path):
+    expected = tmp_path / "stsb" / "train.csv.gz"
+    with pytest.raises(FileNotFoundError) as info:
+        load_stsb(data_home=tmp_path, download_if_missing=False)
+    message = str(info.value)
+    assert message.startswith(f"stsb train split not found: looked for {expected}")
+    assert "put the 'text_a,text_b,score' gzip CSV" in message
+    assert "stsb/train.csv.gz" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stsb_score_that_is_not_a_number_names_the_file(tmp_path):
+    path = tmp_path / "stsb" / "validation.csv.gz"
+    path.parent.mkdir()
+    path.write_bytes(gzip.compress(b"text_a,text_b,score\na,b,4.2\nc,d,high\n"))
+    message = f"{path}: the score column must hold numbers"
+    with pytest.raises(ValueError, match=message):
+        load_stsb("validation", data_home=tmp_path)
+
+
 def test_unreachable_source_fails_fast_and_names_file_and_url(tmp_path, monkeypatch):
     with socket.socket() as probe:  # a local port that nobody listens on
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}/SST-2.zip"
-    (remote,) = datasets._DATASETS["sst2"].remote
+    (remote,) = _registry.DATASETS["sst2"].remote
     patch_remote(monkeypatch, "sst2", [dataclasses.replace(remote, url=url)])
     expected = tmp_path / "sst2" / "train.csv.gz"
     with pytest.raises(OSError, match="failed") as info:
@@ -284,14 +370,14 @@ def server() -> Iterator[Server]:
 
 
 def patch_remote(monkeypatch, name: str, remote: list) -> None:
-    dataset = dataclasses.replace(datasets._DATASETS[name], remote=tuple(remote))
-    monkeypatch.setitem(datasets._DATASETS, name, dataset)
+    dataset = dataclasses.replace(_registry.DATASETS[name], remote=tuple(remote))
+    monkeypatch.setitem(_registry.DATASETS, name, dataset)
 
 
 def publish(monkeypatch, server: Server, name: str, files: dict[str, bytes]) -> None:
     """Serve ``files`` and point the dataset's registry at them, with their digests."""
     remote = []
-    for original in datasets._DATASETS[name].remote:
+    for original in _registry.DATASETS[name].remote:
         body = files[original.filename]
         server.files[original.filename] = body
         remote.append(
@@ -435,8 +521,63 @@ def tiny_goemotions() -> tuple[dict[str, bytes], dict[str, list[tuple[str, ...]]
     return {name: text.encode("utf-8") for name, text in files.items()}, expected
 
 
+STSB_HEADER = (
+    "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\t"
+    "sentence1\tsentence2\tscore"
+)
+
+
+def stsb_tsv(rows: list[tuple[str, str, str]]) -> str:
+    """Rows (sentence1, sentence2, score) in GLUE's STS-B format."""
+    return tsv(
+        STSB_HEADER,
+        [
+            (
+                str(i),
+                "main-news",
+                "2012",
+                "test",
+                f"{i:04}",
+                "none",
+                "none",
+                a,
+                b,
+                score,
+            )
+            for i, (a, b, score) in enumerate(rows)
+        ],
+    )
+
+
+def tiny_stsb() -> tuple[dict[str, bytes], dict[str, list[tuple[str, ...]]]]:
+    archive = make_zip(
+        {
+            "STS-B/train.tsv": stsb_tsv(
+                [
+                    ("A plane is taking off. ", "An air plane is taking off.", "5.000"),
+                    ('He said "no".', "Iraqâ\x80\x99s output\x96rose.", "0.500"),
+                    ("Cats.", "Dogs.", "0"),
+                ]
+            ),
+            "STS-B/dev.tsv": stsb_tsv([("A man.", " A woman.", "3.8")]),
+            "STS-B/test.tsv": "index\tgenre\tsentence1\tsentence2\n0\tx\ta\tb\n",
+            "STS-B/LICENSE.txt": "CC BY-SA 4.0\n",
+        }
+    )
+    expected = {
+        "train": [
+            ("A plane is taking off.", "An air plane is taking off.", "5.000"),
+            ('He said "no".', "Iraq\u2019s output\u2013rose.", "0.500"),
+            ("Cats.", "Dogs.", "0"),
+        ],
+        "validation": [("A man.", "A woman.", "3.8")],
+    }
+    return {"STS-B.zip": archive}, expected
+
+
 TINY = {
     "sst2": tiny_sst2,
+    "stsb": tiny_stsb,
     "rte": tiny_rte,
     "mrpc": tiny_mrpc,
     "imdb": tiny_imdb,
@@ -448,7 +589,7 @@ TINY = {
 def test_download_verifies_converts_and_caches(tmp_path, monkeypatch, server, name):
     files, expected = TINY[name]()
     publish(monkeypatch, server, name, files)
-    first, *others = datasets._DATASETS[name].splits
+    first, *others = _registry.DATASETS[name].splits
 
     bunch = LOADERS[name](first, data_home=tmp_path)
 
@@ -461,6 +602,8 @@ def test_download_verifies_converts_and_caches(tmp_path, monkeypatch, server, na
         assert [tuple(row) for row in read_rows(folder / f"{split}.csv.gz")] == rows
     if name == "goemotions":
         assert bunch.target == [label.split(";") for _, label in expected[first]]
+    elif name == "stsb":
+        assert bunch.target.tolist() == [float(row[-1]) for row in expected[first]]
     else:
         assert bunch.target.tolist() == [row[-1] for row in expected[first]]
 
@@ -490,22 +633,30 @@ def test_download_keeps_a_split_already_there(tmp_path, monkeypatch, server):
     assert load_sst2("train", data_home=tmp_path).data == ["my own"]
 
 
+@pytest.mark.parametrize(
+    ("name", "wrong"), [("sst2", {"sha256": "0" * 64}), ("stsb", {"size": 1})]
+)
 def test_wrong_checksum_names_file_and_digests_and_caches_nothing(
-    tmp_path, monkeypatch, server
+    tmp_path, monkeypatch, server, name, wrong
 ):
-    files, _ = tiny_sst2()
-    publish(monkeypatch, server, "sst2", files)
-    (remote,) = datasets._DATASETS["sst2"].remote
-    patch_remote(monkeypatch, "sst2", [dataclasses.replace(remote, sha256="0" * 64)])
-    actual = hashlib.sha256(files["SST-2.zip"]).hexdigest()
+    files, _ = TINY[name]()
+    publish(monkeypatch, server, name, files)
+    dataset = _registry.DATASETS[name]
+    (remote,) = dataset.remote
+    published = dataclasses.replace(remote, **wrong)
+    patch_remote(monkeypatch, name, [published])
+    body = files[remote.filename]
+    actual = hashlib.sha256(body).hexdigest()
+    split = dataset.splits[-1]
     with pytest.raises(OSError, match="does not match its published checksum") as info:
-        load_sst2("validation", data_home=tmp_path)
+        LOADERS[name](split, data_home=tmp_path)
     message = str(info.value)
-    assert f"SST-2.zip downloaded from {remote.url}" in message
-    assert f"expected sha256 {'0' * 64}" in message
-    assert f"got sha256 {actual}" in message
-    assert str(tmp_path / "sst2" / "validation.csv.gz") in message
-    assert list((tmp_path / "sst2").iterdir()) == []
+    assert f"{remote.filename} downloaded from {remote.url}" in message
+    assert f"expected sha256 {published.sha256} ({published.size} bytes)" in message
+    assert f"got sha256 {actual} ({len(body)} bytes)" in message
+    assert str(tmp_path / name / f"{split}.csv.gz") in message
+    assert f"put the '{','.join(dataset.columns)}' gzip CSV" in message
+    assert list((tmp_path / name).iterdir()) == []
 
 
 def test_failed_second_download_leaves_nothing_behind(tmp_path, monkeypatch, server):
@@ -543,7 +694,8 @@ def roundtrip_sst2(rows: list[list[str]]) -> dict[str, bytes]:
 
 
 def roundtrip_goemotions(rows: list[list[str]]) -> dict[str, bytes]:
-    ids = {name: str(i) for i, name in enumerate(datasets._GOEMOTIONS)}
+    classes = _registry.DATASETS["goemotions"].classes
+    ids = {name: str(i) for i, name in enumerate(classes)}
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
     for i, (text, labels) in enumerate(rows):
@@ -608,6 +760,39 @@ def test_roundtrip_reproduces_shipped_mrpc(shipped, tmp_path, monkeypatch, serve
         assert read_rows(written) == shipped[split], split
 
 
+def dirty_stsb(rows: list[list[str]]) -> str:
+    """Shipped STS-B rows in GLUE's format, with defects that the cleaning undoes."""
+    return stsb_tsv(
+        [
+            (mojibake(a) if i % 2 else a, b + " " * (i % 3), score)
+            for i, (a, b, score) in enumerate(rows)
+        ]
+    )
+
+
+def test_stsb_conversion_writes_the_shipped_files_byte_for_byte(
+    shipped_stsb, tmp_path, monkeypatch, server
+):
+    paths = {
+        split: shipped_stsb / "stsb" / f"{split}.csv.gz"
+        for split in ("train", "validation")
+    }
+    rows = {split: read_rows(path) for split, path in paths.items()}
+    archive = make_zip(
+        {
+            "STS-B/train.tsv": dirty_stsb(rows["train"]),
+            "STS-B/dev.tsv": dirty_stsb(rows["validation"]),
+        }
+    )
+    publish(monkeypatch, server, "stsb", {"STS-B.zip": archive})
+    load_stsb("validation", data_home=tmp_path)
+    for split, path in paths.items():
+        assert (tmp_path / "stsb" / path.name).read_bytes() == path.read_bytes(), split
+    # The scores are written as the source spells them.
+    scores = {row[2] for split in rows.values() for row in split}
+    assert {"5.000", "5.00", "5", "0.000000", "0"} <= scores
+
+
 def test_imdb_cleaning_keeps_shipped_reviews(shipped, tmp_path, monkeypatch, server):
     """Shipped reviews, with cp1252 punctuation turned back into C1 controls."""
     rows = read_rows(shipped / "imdb" / "test.csv.gz")
@@ -627,8 +812,68 @@ def test_imdb_cleaning_keeps_shipped_reviews(shipped, tmp_path, monkeypatch, ser
     assert any(char in text for text in X for char in c1)  # something was restored
 
 
+def test_package_exports_exactly_the_loaders():
+    assert datasets.__all__ == [
+        "get_data_home",
+        "load_goemotions",
+        "load_imdb",
+        "load_mrpc",
+        "load_rte",
+        "load_sst2",
+        "load_stsb",
+    ]
+    assert all(callable(getattr(datasets, name)) for name in datasets.__all__)
+
+
+def test_stsb_checksum_is_the_published_one():
+    """tensorflow/datasets url_checksums/glue.txt and HF glue dataset_infos.json."""
+    (remote,) = _registry.DATASETS["stsb"].remote
+    assert remote.url == "https://dl.fbaipublicfiles.com/glue/data/STS-B.zip"
+    assert remote.size == 802872
+    assert remote.sha256 == (
+        "e60a6393de5a8b5b9bac5020a1554b54e3691f9d600b775bd131e613ac179c85"
+    )
+
+
+def test_registry_rows_are_the_readme_counts():
+    counts = {key: sum(labels.values()) for key, labels in LABEL_COUNTS.items()}
+    counts |= {("goemotions", split): n for split, n in GOEMOTIONS_ROWS.items()}
+    counts |= {("stsb", split): values[0] for split, values in STSB.items()}
+    registered = {
+        (name, split): rows
+        for name, dataset in _registry.DATASETS.items()
+        for split, rows in zip(dataset.splits, dataset.rows, strict=True)
+    }
+    assert registered == counts
+    for (name, split), rows in registered.items():
+        assert f"{split} {rows:,}" in _registry.DATASETS[name].descr
+
+
+@pytest.mark.parametrize("name", list(LOADERS))
+def test_docstring_is_complete_and_filled_from_the_registry(name):
+    dataset = _registry.DATASETS[name]
+    doc = LOADERS[name].__doc__
+    sections = ["Parameters", "Returns", "Raises", "See Also", "Examples"]
+    positions = [
+        doc.index(f"\n{section}\n{'-' * len(section)}\n") for section in sections
+    ]
+    assert positions == sorted(positions)
+    split_names = ", ".join(f'"{split}"' for split in dataset.splits)
+    assert f'split : {{{split_names}}}, default="train"' in doc
+    assert f"``{name}/<split>.csv.gz``" in doc
+    assert all(
+        f"{split} {n:,}" in doc
+        for split, n in zip(dataset.splits, dataset.rows, strict=True)
+    )
+    assert all(f"``{remote.filename}``" in doc for remote in dataset.remote)
+    assert ("``target_names``" in doc) == (dataset.task != "regression")
+    assert ("``feature_names``" in doc) == (name in PAIRS)
+    shared = doc[positions[0] : positions[3]].splitlines()
+    assert max(map(len, shared)) <= 79
+
+
 def test_registry_pins_every_source():
-    for name, dataset in datasets._DATASETS.items():
+    for name, dataset in _registry.DATASETS.items():
         assert dataset.name == name
         assert dataset.splits[0] == "train"
         assert len({remote.filename for remote in dataset.remote}) == len(
