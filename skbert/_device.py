@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 
 import torch
 
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
-def check_device_string(device: str) -> None:
+def check_device_string(device: str, owner: str = "BertTextClassifier") -> None:
     """Reject a ``device`` that names no device kind, in scikit-learn's words."""
     from sklearn.utils._param_validation import InvalidParameterError
 
     if not _DEVICE_PATTERN.match(device):
         raise InvalidParameterError(
-            "The 'device' parameter of BertTextClassifier must be 'auto', 'cpu', "
+            f"The 'device' parameter of {owner} must be 'auto', 'cpu', "
             f"'cuda', 'cuda:<index>' or 'mps'. Got {device!r} instead."
         )
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None, device: torch.device) -> Iterator[None]:
+    """Seed torch inside the block and restore the caller's RNG state after it.
+
+    ``None`` leaves torch's random state as it is.
+    """
+    if seed is None:
+        yield
+        return
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def resolve_device(device: str) -> torch.device:

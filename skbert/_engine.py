@@ -1,9 +1,12 @@
 """The training and inference loops: torch only, no scikit-learn.
 
-``train`` fine-tunes a sequence-classification model on batches from a
-``TrainBatches``-like source (``len()`` batches per epoch, ``epoch(i)`` yields
-``(inputs, targets, weights)`` on the CPU) and returns what happened;
-``predict_logits`` runs the model in eval mode under ``torch.inference_mode``.
+``train`` is called once per ``fit``: it fine-tunes a sequence-classification model
+on batches from a ``TrainBatches``-like source (``len()`` batches per epoch,
+``epoch(i)`` yields ``(inputs, targets, weights)`` on the CPU) as a
+:class:`TrainConfig` says (seed, freezing, precision, the task's loss, the
+schedule) and returns what happened; if training fails, the weights it started
+from are restored when the config asks for it. ``predict_logits`` runs the model
+in eval mode under ``torch.inference_mode``.
 
 Early stopping asks an ``evaluate`` callback for the validation loss and score after
 each epoch, keeps a CPU copy of the best weights and restores them at the end. Ctrl-C
@@ -21,7 +24,6 @@ import math
 import signal
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -31,6 +33,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ._device import seeded
+from ._warnings import warn
 from .exceptions import NonFiniteLossError, TrainingInterruptedWarning
 
 Batch = tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]
@@ -48,6 +52,16 @@ class BatchSource(Protocol):
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """Everything ``train`` needs besides the model and the data.
+
+    ``loss`` is "cross_entropy" (integer class targets) or "mse" (float targets of
+    the outputs' shape). ``precision`` may be "auto". ``restore_on_failure``
+    keeps a CPU copy of the starting weights to put back if training raises.
+    ``incremental`` (``partial_fit``) returns the optimizer's state for the next
+    call; the rate then stays at ``learning_rate`` after the warm-up instead of
+    following ``lr_scheduler``.
+    """
+
     epochs: int
     learning_rate: float
     weight_decay: float = 0.0
@@ -60,11 +74,26 @@ class TrainConfig:
     n_iter_no_change: int = 2
     tol: float = 0.0
     verbose: int = 0
+    loss: str = "cross_entropy"
+    seed: int | None = None
+    freeze_layers: int | str = 0
+    restore_on_failure: bool = False
+    incremental: bool = False
+
+
+@dataclass
+class OptimizerState:
+    """AdamW's state between ``partial_fit`` calls."""
+
+    state: dict[str, Any]
+    steps: int
+    warmup: int
 
 
 @dataclass
 class TrainResult:
     n_iter: int = 0
+    precision: str = "fp32"
     loss_curve: list[float] = field(default_factory=list)
     validation_loss_curve: list[float] = field(default_factory=list)
     validation_scores: list[float] = field(default_factory=list)
@@ -72,15 +101,7 @@ class TrainResult:
     best_epoch: int | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     interrupted: bool = False
-
-
-@contextlib.contextmanager
-def seeded(seed: int, device: torch.device) -> Iterator[None]:
-    """Seed torch inside the block and restore the caller's RNG state after it."""
-    devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
+    optimizer: OptimizerState | None = None
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -137,13 +158,27 @@ def lr_factor(kind: str, step: int, total: int, warmup: int) -> float:
 
 
 def build_scheduler(
-    optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int
-) -> torch.optim.lr_scheduler.LambdaLR:
+    optimizer: torch.optim.Optimizer,
+    config: TrainConfig,
+    steps_per_epoch: int,
+    resume: OptimizerState | None = None,
+) -> tuple[torch.optim.lr_scheduler.LambdaLR, int]:
+    """The learning-rate schedule and its warm-up length in steps.
+
+    An incremental run (``partial_fit``) warms up over the first call's first
+    ``warmup_ratio`` of steps, then stays constant: the number of calls to come
+    is unknown, so there is no end to decay towards.
+    """
     total = config.epochs * steps_per_epoch
-    warmup = math.ceil(total * config.warmup_ratio)
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(config.lr_scheduler, step, total, warmup)
+    if resume is not None:
+        warmup, offset = resume.warmup, resume.steps
+    else:
+        warmup, offset = math.ceil(total * config.warmup_ratio), 0
+    kind = "constant" if config.incremental else config.lr_scheduler
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(kind, offset + step, total, warmup)
     )
+    return scheduler, warmup
 
 
 class _Interrupt:
@@ -184,25 +219,33 @@ class _Trainer:
         config: TrainConfig,
         device: torch.device,
         evaluate: Evaluate | None,
+        resume: OptimizerState | None,
     ) -> None:
         self.model = model
         self.batches = batches
         self.config = config
         self.device = device
         self.evaluate = evaluate
+        self.precision = resolve_precision(config.precision, device)
         self.steps_per_epoch = math.ceil(
             len(batches) / config.gradient_accumulation_steps
         )
         self.optimizer = build_optimizer(
             model, config.learning_rate, config.weight_decay
         )
-        self.scheduler = build_scheduler(self.optimizer, config, self.steps_per_epoch)
-        self.scaler = torch.amp.GradScaler(
-            device.type, enabled=config.precision == "fp16"
+        if resume is not None and not _load_optimizer(self.optimizer, resume):
+            resume = None
+        self.scheduler, self.warmup = build_scheduler(
+            self.optimizer, config, self.steps_per_epoch, resume
         )
-        self.result = TrainResult()
+        self.steps_before = 0 if resume is None else resume.steps
+        self.scaler = torch.amp.GradScaler(
+            device.type, enabled=self.precision == "fp16"
+        )
+        self.result = TrainResult(precision=self.precision)
         self.best_state: dict[str, torch.Tensor] | None = None
         self.no_improvement = 0
+        self.mid_epoch = True  # where an interrupt stopped training
 
     def run(self) -> TrainResult:
         with _Interrupt() as interrupt:
@@ -217,6 +260,12 @@ class _Trainer:
             self._warn_interrupted()
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
+        if self.config.incremental:
+            self.result.optimizer = OptimizerState(
+                self.optimizer.state_dict(),
+                self.steps_before + self.scheduler.last_epoch,
+                self.warmup,
+            )
         return self.result
 
     def _run_epoch(self, epoch: int) -> bool:
@@ -239,6 +288,9 @@ class _Trainer:
         self.result.history.append(record)
         if self.config.verbose:
             _report_epoch(record, self.config.epochs, self.batches.n_samples)
+        if self.interrupt.requested:  # Ctrl-C during validation
+            self.mid_epoch = False
+            raise _Stop
         return stop
 
     def _train_epoch(self, epoch: int) -> float:
@@ -256,7 +308,8 @@ class _Trainer:
             for index, (inputs, targets, weights) in enumerate(
                 self.batches.epoch(epoch)
             ):
-                loss = self._backward(inputs, targets, weights, epoch, index)
+                group = _group_size(index, accumulate, len(self.batches))
+                loss = self._backward(inputs, targets, weights, group, (epoch, index))
                 last = index + 1 == len(self.batches)
                 if (index + 1) % accumulate == 0 or last:
                     self._step(epoch, index)
@@ -273,25 +326,25 @@ class _Trainer:
         inputs: dict[str, torch.Tensor],
         targets: torch.Tensor,
         weights: torch.Tensor,
-        epoch: int,
-        index: int,
+        group: int,
+        where: tuple[int, int],
     ) -> float:
+        """Backpropagate one batch's loss, divided by its accumulation group's size."""
         inputs = {key: value.to(self.device) for key, value in inputs.items()}
         targets = targets.to(self.device)
         weights = weights.to(self.device)
-        with autocast(self.config.precision, self.device):
+        with autocast(self.precision, self.device):
             logits = self.model(**inputs).logits
-        loss = weighted_cross_entropy(logits.float(), targets, weights)
+        loss = task_loss(self.config.loss, logits.float(), targets, weights)
         value = loss.item()
         if not math.isfinite(value):
             self.optimizer.zero_grad(set_to_none=True)
             raise NonFiniteLossError(
-                f"The training loss became {value} at epoch {epoch + 1}, batch "
-                f"{index + 1}; training stopped before that step was applied. "
+                f"The training loss became {value} at epoch {where[0] + 1}, batch "
+                f"{where[1] + 1}; training stopped before that step was applied. "
                 "Lower learning_rate, use precision='fp32', or check the inputs."
             )
-        scaled = loss / self.config.gradient_accumulation_steps
-        self.scaler.scale(scaled).backward()
+        self.scaler.scale(loss / group).backward()
         return value
 
     def _step(self, epoch: int, index: int) -> None:
@@ -300,7 +353,7 @@ class _Trainer:
             norm = nn.utils.clip_grad_norm_(
                 self.model.parameters(), self.config.max_grad_norm
             )
-            if not torch.isfinite(norm) and self.config.precision != "fp16":
+            if not torch.isfinite(norm) and self.precision != "fp16":
                 self.optimizer.zero_grad(set_to_none=True)
                 raise NonFiniteLossError(
                     f"The gradient norm became {norm.item()} at epoch {epoch + 1}, "
@@ -337,12 +390,39 @@ class _Trainer:
 
     def _warn_interrupted(self) -> None:
         kept = "the best epoch's" if self.best_state is not None else "the last"
-        warnings.warn(
-            f"Training interrupted by user during epoch {self.result.n_iter + 1}; "
-            f"keeping {kept} weights after {self.result.n_iter} complete epoch(s).",
+        done = self.result.n_iter
+        when = f"during epoch {done + 1}" if self.mid_epoch else f"after epoch {done}"
+        warn(
+            f"Training interrupted by user {when}; keeping {kept} weights after "
+            f"{done} complete epoch(s).",
             TrainingInterruptedWarning,
-            stacklevel=4,
         )
+
+
+def _group_size(index: int, accumulate: int, n_batches: int) -> int:
+    """Batches in the gradient-accumulation group of batch ``index``.
+
+    The last group may be short: its batches are averaged over its own size, so
+    its step is as large as any other.
+    """
+    start = index - index % accumulate
+    return min(accumulate, n_batches - start)
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, resume: OptimizerState) -> bool:
+    """Load a previous call's AdamW state; False if the parameters changed."""
+    settings = [
+        {key: value for key, value in group.items() if key != "params"}
+        for group in optimizer.param_groups
+    ]
+    try:
+        optimizer.load_state_dict(resume.state)
+    except ValueError:  # other trainable parameters (freeze_layers changed)
+        return False
+    for group, fresh in zip(optimizer.param_groups, settings, strict=True):
+        group.pop("initial_lr", None)
+        group.update(fresh)  # today's learning_rate and weight_decay
+    return True
 
 
 def train(
@@ -351,15 +431,30 @@ def train(
     config: TrainConfig,
     device: torch.device,
     evaluate: Evaluate | None = None,
+    resume: OptimizerState | None = None,
 ) -> TrainResult:
-    """Fine-tune ``model`` in place; nothing of the optimizer outlives the call."""
-    model.to(device)
-    trainer = _Trainer(model, batches, config, device, evaluate)
-    try:
-        return trainer.run()
-    finally:
-        trainer.optimizer.zero_grad(set_to_none=True)
-        model.eval()
+    """Fine-tune ``model`` in place, as ``config`` says.
+
+    Seeds torch inside a forked RNG, freezes layers, moves the model to
+    ``device`` and trains. If training raises (a non-finite loss, an error), the
+    starting weights are restored when ``config.restore_on_failure``; a fresh
+    model is left as it is (the caller discards it). Nothing of the optimizer
+    outlives the call unless ``config.incremental``.
+    """
+    with seeded(config.seed, device):
+        freeze(model, config.freeze_layers)
+        start = snapshot(model) if config.restore_on_failure else None
+        model.to(device)
+        trainer = _Trainer(model, batches, config, device, evaluate, resume)
+        try:
+            return trainer.run()
+        except BaseException:
+            if start is not None:
+                model.load_state_dict(start)
+            raise
+        finally:
+            trainer.optimizer.zero_grad(set_to_none=True)
+            model.eval()
 
 
 def freeze(model: nn.Module, freeze_layers: int | str) -> None:
@@ -410,7 +505,29 @@ def weighted_cross_entropy(
 ) -> torch.Tensor:
     """Cross-entropy averaged with per-sample weights (sum w*l / sum w)."""
     losses = nn.functional.cross_entropy(logits, targets, reduction="none")
+    return _weighted_mean(losses, weights)
+
+
+def weighted_mse(
+    outputs: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Squared error, averaged over the outputs, then with per-sample weights."""
+    errors = (outputs - targets.reshape(outputs.shape)) ** 2
+    return _weighted_mean(errors.mean(dim=1), weights)
+
+
+def _weighted_mean(losses: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return (losses * weights).sum() / weights.sum().clamp_min(1e-12)
+
+
+LOSSES = {"cross_entropy": weighted_cross_entropy, "mse": weighted_mse}
+
+
+def task_loss(
+    kind: str, outputs: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """The weighted training loss of ``kind`` (a key of ``LOSSES``)."""
+    return LOSSES[kind](outputs, targets, weights)
 
 
 def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -453,3 +570,36 @@ def predict_logits(
             out[indices] = logits
     assert out is not None, "predict_logits needs at least one batch"
     return out
+
+
+def output_layer(model: nn.Module) -> nn.Linear:
+    """The head's last Linear layer: the one whose outputs are the model's."""
+    n_outputs = model.config.num_labels
+    body = f"{model.base_model_prefix}."
+    found = None
+    for name, module in model.named_modules():
+        if (
+            isinstance(module, nn.Linear)
+            and module.out_features == n_outputs
+            and module.bias is not None
+            and not name.startswith(body)
+        ):
+            found = module
+    if found is None:
+        raise ValueError(
+            f"{type(model).__name__} has no Linear output layer with "
+            f"{n_outputs} outputs and a bias, which skbert needs to store the "
+            "target scaling of a regressor in the saved model."
+        )
+    return found
+
+
+def scale_outputs(model: nn.Module, scale: np.ndarray, shift: np.ndarray) -> None:
+    """Rewrite the output layer so the model outputs ``scale * outputs + shift``."""
+    layer = output_layer(model)
+    with torch.no_grad():
+        factor = torch.as_tensor(scale, dtype=torch.float64)
+        offset = torch.as_tensor(shift, dtype=torch.float64)
+        weight, bias = layer.weight.double(), layer.bias.double()
+        layer.weight.copy_(weight * factor[:, None])
+        layer.bias.copy_(bias * factor + offset)

@@ -192,18 +192,34 @@ def load_tokenizer(source: str, local: bool) -> Any:
         return AutoTokenizer.from_pretrained(source, local_files_only=local)
 
 
-def load_model(source: str, local: bool, labels: list[str]) -> Any:
-    """Load ``source`` with a fresh classification head sized for ``labels``."""
+def load_model(
+    source: str,
+    local: bool,
+    labels: list[str],
+    *,
+    problem_type: str = "single_label_classification",
+    seed: int | None = None,
+) -> Any:
+    """Load ``source`` with a fresh head of ``len(labels)`` outputs.
+
+    ``problem_type`` is transformers' ("single_label_classification",
+    "regression", ...); it goes to ``config.json``, so pipelines treat the saved
+    model right. An int ``seed`` makes the head's initialisation reproducible
+    without touching the caller's random state.
+    """
+    import torch
     from transformers import AutoModelForSequenceClassification
 
-    with quiet_transformers():
+    from ._device import seeded
+
+    with quiet_transformers(), seeded(seed, torch.device("cpu")):
         return AutoModelForSequenceClassification.from_pretrained(
             source,
             local_files_only=local,
             num_labels=len(labels),
             id2label=dict(enumerate(labels)),
             label2id={label: i for i, label in enumerate(labels)},
-            problem_type="single_label_classification",
+            problem_type=problem_type,
             ignore_mismatched_sizes=True,
         )
 

@@ -3,10 +3,16 @@
 Both forms hold the same files: the model as ``model.safetensors`` plus
 ``config.json`` (a standard Hugging Face model directory, ``id2label`` included) and
 the tokenizer files. Pickling carries them as bytes inside the pickle (the weights
-once); :func:`save_directory` writes them next to ``skbert.json``, which records the
-estimator's parameters, labels with their types, fitted attributes, versions, the
-format version and the sha256 of every file. Loading a directory runs no pickle and
-no remote code and checks every file before use.
+once); :func:`save_estimator` writes them next to ``skbert.json``, which records the
+estimator's class, parameters and fitted attributes (typed, so numpy scalars and
+int-keyed dicts come back as they went in), versions, the format version and the
+sha256 of every file. Loading a directory runs no pickle and no remote code and
+checks every file before use.
+
+A regressor's saved ``model.safetensors`` has its target scaling folded into the
+output layer, so the directory predicts in the units of ``y`` wherever it is
+loaded; :func:`load_estimator` unfolds it again (float32 rounding: about 1e-7 of
+the predictions). Pickles keep the weights exactly as they are.
 """
 
 from __future__ import annotations
@@ -17,22 +23,36 @@ import os
 import secrets
 import shutil
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import _hub
-from .exceptions import CorruptModelError, SkbertVersionWarning
+from ._warnings import warn
+from .exceptions import CorruptModelError, DeviceFallbackWarning, SkbertVersionWarning
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 META_FILE = "skbert.json"
 WEIGHTS_FILE = "model.safetensors"
 
 
-def export_files(model: Any, tokenizer: Any) -> dict[str, bytes]:
-    """The model and tokenizer as ``{file name: bytes}`` of a model directory."""
+def export_files(
+    model: Any, tokenizer: Any, scaling: tuple[np.ndarray, np.ndarray] | None = None
+) -> dict[str, bytes]:
+    """The model and tokenizer as ``{file name: bytes}`` of a model directory.
+
+    With ``scaling`` = ``(scale, shift)``, the saved model's outputs are
+    ``scale * outputs + shift`` (``model`` itself is left as it is).
+    """
+    if scaling is not None:
+        import copy
+
+        from ._engine import scale_outputs
+
+        model = copy.deepcopy(model)
+        scale_outputs(model, *scaling)
     with tempfile.TemporaryDirectory(prefix="skbert-") as tmp:
         _hub.save_pretrained(model, tokenizer, tmp)
         return {
@@ -50,12 +70,201 @@ def import_files(files: dict[str, bytes]) -> tuple[Any, Any]:
         return _hub.load_saved(tmp)
 
 
-def classes_to_json(classes: np.ndarray) -> dict[str, Any]:
-    """Labels with enough type information to rebuild them exactly."""
-    return {"dtype": classes.dtype.str, "values": classes.tolist()}
+# Fitted attributes that every estimator's save() stores as JSON, besides the
+# task's own (its ``_spec_attributes``).
+FITTED_JSON = (
+    "n_iter_",
+    "loss_curve_",
+    "max_length_",
+    "precision_",
+    "history_",
+    "validation_loss_curve_",
+    "validation_scores_",
+    "best_validation_score_",
+    "best_epoch_",
+)
+_TYPE = "__skbert_type__"
+
+
+def to_json(value: Any, where: str) -> Any:
+    """``value`` as JSON that :func:`from_json` turns back into an equal value.
+
+    numpy scalars and arrays keep their dtype, tuples stay tuples, and dicts keep
+    keys of any JSON-able type (``{0: 1.0}`` does not come back as ``{"0": 1.0}``).
+    Anything else raises ``TypeError`` naming ``where``.
+    """
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, np.generic):
+        return {_TYPE: "scalar", "dtype": value.dtype.str, "value": value.item()}
+    if isinstance(value, np.ndarray):
+        return {_TYPE: "array", "dtype": value.dtype.str, "value": value.tolist()}
+    if isinstance(value, list):
+        return [to_json(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, tuple):
+        items = [to_json(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        return {_TYPE: "tuple", "value": items}
+    if isinstance(value, dict):
+        items = [
+            [to_json(key, f"{where} key"), to_json(item, f"{where}[{key!r}]")]
+            for key, item in value.items()
+        ]
+        return {_TYPE: "dict", "value": items}
+    raise TypeError(
+        f"{where} is a {type(value).__name__} ({value!r:.60}), which save() cannot "
+        "store without pickle."
+    )
+
+
+def from_json(value: Any) -> Any:
+    """The inverse of :func:`to_json` (plain JSON comes back as it is)."""
+    if isinstance(value, list):
+        return [from_json(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    kind = value.get(_TYPE)
+    if kind == "scalar":
+        return np.asarray(value["value"], dtype=np.dtype(value["dtype"]))[()]
+    if kind == "array":
+        return np.asarray(value["value"], dtype=np.dtype(value["dtype"]))
+    if kind == "tuple":
+        return tuple(from_json(item) for item in value["value"])
+    if kind == "dict":
+        return {from_json(key): from_json(item) for key, item in value["value"]}
+    return {key: from_json(item) for key, item in value.items()}
+
+
+def params_to_json(estimator: Any) -> dict[str, Any]:
+    """The estimator's parameters as typed JSON, or a clear error.
+
+    A path becomes a str, and a RandomState instance None (its state is not a
+    parameter worth keeping); a callable ``scoring`` cannot be stored.
+    """
+    params = estimator.get_params(deep=False)
+    name = type(estimator).__name__
+    if callable(params.get("scoring")):
+        raise TypeError(
+            f"The 'scoring' parameter of {name} is a callable "
+            f"({params['scoring']!r:.60}), which save() cannot store without "
+            "pickle. Set a scorer name (set_params(scoring='...')) before saving, "
+            "or save with joblib.dump, which pickles it."
+        )
+    params["model_name_or_path"] = os.fspath(params["model_name_or_path"])
+    state = params["random_state"]
+    if not (state is None or isinstance(state, (int, np.integer))):
+        params["random_state"] = None
+    return {
+        key: to_json(value, f"The {key!r} parameter of {name}")
+        for key, value in params.items()
+    }
+
+
+def save_estimator(estimator: Any, path: str | os.PathLike) -> None:
+    """Write a fitted estimator's directory (see :func:`save_directory`)."""
+    import torch
+    import transformers
+
+    from . import __version__
+
+    attributes = (*FITTED_JSON, *estimator._spec_attributes)
+    meta = {
+        "skbert_version": __version__,
+        "transformers_version": transformers.__version__,
+        "torch_version": torch.__version__,
+        "estimator": type(estimator).__name__,
+        "params": params_to_json(estimator),
+        "device": str(estimator.device_),
+        "attributes": {
+            name: to_json(getattr(estimator, name), name) for name in attributes
+        },
+    }
+    scaling = estimator._saved_output_scaling()
+    files = export_files(estimator.model_, estimator.tokenizer_, scaling)
+    save_directory(path, files, meta)
+
+
+def load_estimator(path: str | os.PathLike, cls: type) -> Any:
+    """The estimator saved at ``path``; it must be a ``cls`` (or a subclass).
+
+    ``cls`` may be the common base, which loads any skbert estimator.
+    """
+    meta, model, tokenizer = load_directory(path)
+    name = meta.get("estimator", "BertTextClassifier")  # format 1 had classifiers
+    found = next((c for c in _subclasses(cls) if c.__name__ == name), None)
+    if found is None:
+        raise CorruptModelError(
+            f"{path} holds a {name}, not a {cls.__name__}; load it with "
+            f"skbert.load or {name}.load."
+        )
+    estimator = found(**from_json(meta["params"]))
+    attributes = {k: from_json(v) for k, v in meta["attributes"].items()}
+    if "classes" in meta:  # format 1
+        attributes["classes_"] = classes_from_json(meta["classes"])
+    for key, value in attributes.items():
+        setattr(estimator, key, value)
+    scaling = estimator._saved_output_scaling()
+    if scaling is not None:
+        from ._engine import scale_outputs
+
+        scale, shift = scaling
+        scale_outputs(model, 1.0 / scale, -shift / scale)
+    attach(estimator, model, tokenizer, meta["device"])
+    return estimator
+
+
+def _subclasses(cls: type) -> list[type]:
+    found, todo = [], [cls]
+    while todo:
+        klass = todo.pop()
+        found.append(klass)
+        todo.extend(klass.__subclasses__())
+    return found
+
+
+def pickled_state(estimator: Any, state: dict[str, Any]) -> dict[str, Any]:
+    """The pickle state: the model as files, the device by name, no optimizer.
+
+    ``state`` may be the live ``__dict__`` (object.__getstate__): never mutate it.
+    AdamW's state kept between ``partial_fit`` calls is not pickled; the next
+    ``partial_fit`` after unpickling starts a fresh optimizer.
+    """
+    state = dict(state)
+    state.pop("_optimizer_state", None)
+    if "model_" in state:
+        state["model_"] = export_files(state["model_"], state.pop("tokenizer_"))
+        state["device_"] = str(state["device_"])
+    return state
+
+
+def unpickled_model(state: dict[str, Any]) -> tuple[Any, Any, str] | None:
+    """Pop the model files from a pickle state: ``(model, tokenizer, device)``."""
+    files = state.pop("model_", None)
+    device = state.pop("device_", None)
+    if files is None:
+        return None
+    return (*import_files(files), device)
+
+
+def attach(estimator: Any, model: Any, tokenizer: Any, device: str) -> None:
+    """Place a loaded model on ``device``, or on the CPU if that is missing."""
+    from ._device import resolve_device
+
+    try:
+        target = resolve_device(device)
+    except ValueError:
+        warn(
+            f"This model was fitted on {device!r}, which is not available "
+            "here; it was loaded on the CPU instead.",
+            DeviceFallbackWarning,
+        )
+        target = resolve_device("cpu")
+    estimator.model_ = model.to(target).eval()
+    estimator.tokenizer_ = tokenizer
+    estimator.device_ = target
 
 
 def classes_from_json(data: dict[str, Any]) -> np.ndarray:
+    """Labels as format 1 stored them."""
     dtype = np.dtype(data["dtype"])
     return np.asarray(data["values"], dtype=dtype)
 
@@ -150,14 +359,14 @@ def read_meta(directory: Path) -> dict[str, Any]:
     if not directory.is_dir():
         raise CorruptModelError(
             f"{directory} is not a directory; skbert.load expects a directory "
-            "written by BertTextClassifier.save."
+            "written by an skbert estimator's save()."
         )
     meta_path = directory / META_FILE
     if not meta_path.is_file():
         raise CorruptModelError(
             f"{directory} has no {META_FILE}, so it was not written by "
-            "BertTextClassifier.save (a plain Hugging Face model directory can be "
-            "fine-tuned with BertTextClassifier(model_name_or_path=...) instead)."
+            "an skbert estimator's save() (a plain Hugging Face model directory can "
+            "be fine-tuned with BertTextClassifier(model_name_or_path=...) instead)."
         )
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -165,7 +374,7 @@ def read_meta(directory: Path) -> dict[str, Any]:
         raise CorruptModelError(f"{meta_path} is not valid JSON: {exc}") from exc
     if not isinstance(meta, dict) or "format_version" not in meta:
         raise CorruptModelError(f"{meta_path} has no format_version field.")
-    if meta["format_version"] != FORMAT_VERSION:
+    if meta["format_version"] not in READABLE_FORMATS:
         raise CorruptModelError(
             f"{meta_path} has format version {meta['format_version']!r}; this "
             f"skbert reads format version {FORMAT_VERSION}. Load it with the skbert "
@@ -179,11 +388,10 @@ def _warn_on_version_change(meta_path: Path, saved: str | None) -> None:
     from . import __version__
 
     if saved != __version__:
-        warnings.warn(
+        warn(
             f"{meta_path} was written by skbert {saved}; this is skbert "
             f"{__version__}. Check its predictions before relying on them.",
             SkbertVersionWarning,
-            stacklevel=4,
         )
 
 

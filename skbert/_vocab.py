@@ -10,12 +10,12 @@ it then learns from the few tokens left. ``fit`` warns when that happens.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ._warnings import warn
 from .exceptions import VocabularyCoverageWarning
 
 # More than a quarter of the word pieces unknown means a large part of the text is
@@ -70,25 +70,22 @@ def warn_if_poorly_covered(
     ids: Sequence[np.ndarray],
     model_name_or_path: str | os.PathLike,
     threshold: float = UNKNOWN_SHARE_THRESHOLD,
-    stacklevel: int = 2,
 ) -> None:
     """Warn with a ``VocabularyCoverageWarning`` if over ``threshold`` is unknown.
 
     The message gives the share, the index of the text with the most unknown
     tokens as an example, and a suggestion of models to use instead.
-    ``stacklevel`` is what ``warnings.warn`` would take where this is called.
     """
     n_unknown, n_ordinary = unknown_counts(tokenizer, ids)
     share = _share(n_unknown, n_ordinary)
     if share <= threshold:
         return
     example = int(np.argmax(n_unknown))
-    warnings.warn(
+    warn(
         f"{share:.0%} of the tokens in X are unknown to the vocabulary of model "
         f"{os.fspath(model_name_or_path)!r} ({tokenizer.unk_token}), for example "
         f"{n_unknown[example]} of the {n_ordinary[example]} tokens of text "
         f"{example}. The model cannot tell unknown tokens apart, so it learns "
         f"from the rest of the text only. {SUGGESTION}",
         VocabularyCoverageWarning,
-        stacklevel=stacklevel + 1,
     )

@@ -126,10 +126,11 @@ BAD_X = {
         r"^Item 3 of X is NaN \(a missing value\)",
     ),
     "empty": ([], ValueError, r"^X is empty; expected at least one text\.$"),
-    "2d-array": (
-        np.array([TEXTS, TEXTS]).T,
+    "3-column-array": (
+        np.array([TEXTS, TEXTS, TEXTS]).T,
         ValueError,
-        r"Expected a 1-D sequence of strings for X, got an array of shape \(5, 2\)",
+        r"Expected a 1-D sequence of strings for X \(or two columns of text pairs\), "
+        r"got an array of shape \(5, 3\)",
     ),
     "dataframe": (
         pd.DataFrame({"text": TEXTS}),

@@ -9,7 +9,12 @@ import skbert
 
 
 def test_exported_members():
-    assert skbert.__all__ == ["BertTextClassifier", "__version__", "load"]
+    assert skbert.__all__ == [
+        "BertTextClassifier",
+        "BertTextRegressor",
+        "__version__",
+        "load",
+    ]
     for name in skbert.__all__:
         assert hasattr(skbert, name)
     public = {name for name in dir(skbert) if not name.startswith("_")}
@@ -23,3 +28,14 @@ def test_import_does_not_load_transformers():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_declared_torch_floor_has_fused_adamw_on_the_cpu():
+    """Regression: pyproject said torch>=2.2, but fused AdamW on the CPU is 2.4+."""
+    import re
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    found = re.search(r'"torch>=(\d+)\.(\d+)"', pyproject.read_text())
+    assert found is not None
+    assert tuple(int(x) for x in found.groups()) >= (2, 4)

@@ -322,3 +322,107 @@ def test_the_bundled_model_round_trips(tmp_path):
     )
     weights = (tmp_path / "saved" / "model.safetensors").stat().st_size
     assert (tmp_path / "clf.joblib").stat().st_size < 1.1 * weights
+
+
+# --- parameter values that GridSearchCV produces, on every persistence path --------
+
+GRID_VALUES = {
+    "epochs": np.int64(1),
+    "batch_size": np.int32(8),
+    "learning_rate": np.float64(1e-3),
+    "max_length": np.int64(32),
+    "class_weight": {0: 1.0, 1: np.float64(3.0)},
+    "random_state": np.int64(0),
+}
+
+
+def _round_trip(estimator, path, how):
+    if how == "save":
+        estimator.save(path / "saved")
+        return skbert.load(path / "saved")
+    if how == "pickle":
+        return pickle.loads(pickle.dumps(estimator))
+    joblib.dump(estimator, path / "model.joblib")
+    return joblib.load(path / "model.joblib")
+
+
+@pytest.mark.parametrize("how", ["save", "pickle", "joblib"])
+def test_numpy_scalars_and_int_keyed_dicts_survive_persistence(
+    tiny_model, tmp_path, how
+):
+    """Regression: save() failed on np.int64 ("Object of type int64 is not JSON
+    serializable"), and class_weight={0: ...} came back with str keys, so refitting
+    the loaded estimator failed with "The classes, [0, 1], are not in class_weight"."""
+    clf = BertTextClassifier(tiny_model, **GRID_VALUES)
+    labels = [1 if label == "pos" else 0 for label in LABELS]
+    clf.fit(TEXTS, labels)
+    loaded = _round_trip(clf, tmp_path, how)
+    params = loaded.get_params()
+    for name, value in GRID_VALUES.items():
+        assert params[name] == value and type(params[name]) is type(value), name
+    assert list(params["class_weight"]) == [0, 1]
+    assert type(params["class_weight"][1]) is np.float64
+    np.testing.assert_array_equal(loaded.predict_proba(PROBE), clf.predict_proba(PROBE))
+    np.testing.assert_array_equal(loaded.classes_, clf.classes_)
+    assert loaded.classes_.dtype == clf.classes_.dtype
+    loaded.fit(TEXTS, labels)  # the refit that failed
+    np.testing.assert_array_equal(loaded.predict_proba(PROBE), clf.predict_proba(PROBE))
+
+
+def test_a_callable_scoring_is_refused_by_save_with_a_way_out(tiny_model, tmp_path):
+    """Regression: a callable scoring made save() fail with a raw TypeError."""
+    from sklearn.metrics import accuracy_score, make_scorer
+
+    clf = _fit(tiny_model).set_params(scoring=make_scorer(accuracy_score))
+    with pytest.raises(
+        TypeError,
+        match=r"'scoring' parameter of BertTextClassifier.*"
+        r"joblib\.dump",
+    ):
+        clf.save(tmp_path / "saved")
+    assert not (tmp_path / "saved").exists()
+    loaded = _round_trip(clf, tmp_path, "joblib")  # pickle keeps it
+    assert callable(loaded.scoring)
+
+
+def test_a_path_model_name_is_saved_as_a_string(tiny_model, tmp_path):
+    from pathlib import Path
+
+    clf = BertTextClassifier(Path(tiny_model), epochs=1, random_state=0)
+    clf.fit(TEXTS, LABELS).save(tmp_path / "saved")
+    assert skbert.load(tmp_path / "saved").model_name_or_path == tiny_model
+
+
+def test_warnings_from_persistence_point_at_the_caller(fitted, tmp_path):
+    """Regression: warnings raised in _persistence pointed at skbert's own lines."""
+    fitted.save(tmp_path / "saved")
+    meta_path = tmp_path / "saved" / "skbert.json"
+    meta = json.loads(meta_path.read_text())
+    meta["skbert_version"] = "0.0.1"
+    meta_path.write_text(json.dumps(meta))
+    with pytest.warns(SkbertVersionWarning) as record:
+        skbert.load(tmp_path / "saved")
+    assert record[0].filename == __file__
+    with pytest.warns(SkbertVersionWarning) as record:
+        BertTextClassifier.load(tmp_path / "saved")
+    assert record[0].filename == __file__
+
+
+def test_format_1_directories_still_load(fitted, tmp_path):
+    """Directories written before the typed format (format_version 1) still load."""
+    fitted.save(tmp_path / "saved")
+    meta_path = tmp_path / "saved" / "skbert.json"
+    meta = json.loads(meta_path.read_text())
+    classes = meta["attributes"].pop("classes_")
+    meta.update(
+        format_version=1,
+        classes={"dtype": classes["dtype"], "values": classes["value"]},
+        params={**meta["params"], "class_weight": None},
+    )
+    del meta["estimator"]
+    meta_path.write_text(json.dumps(meta))
+    loaded = skbert.load(tmp_path / "saved")
+    np.testing.assert_array_equal(loaded.classes_, fitted.classes_)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(PROBE), fitted.predict_proba(PROBE)
+    )

@@ -577,3 +577,120 @@ def test_no_gradients_or_optimizer_state_outlive_fit(tiny_model):
             o for o in gc.get_objects() if isinstance(o, torch.optim.Optimizer)
         ]
     assert optimizers == []
+
+
+# --- regressions: warm start, partial_fit, interrupts, accumulation ---------------
+
+
+def test_warm_start_with_early_stopping_appends_every_curve(tiny_model):
+    """Regression: after two warm-started fits loss_curve_ had 6 entries,
+    validation_scores_ 3, and best_epoch_ counted from the first fit."""
+    clf = small(tiny_model, epochs=3, early_stopping=True, n_iter_no_change=5)
+    clf.set_params(warm_start=True).fit(TEXTS, LABELS).fit(TEXTS, LABELS)
+    assert clf.n_iter_ == 6
+    assert len(clf.loss_curve_) == len(clf.validation_scores_) == 6
+    assert len(clf.validation_loss_curve_) == len(clf.history_) == 6
+    assert 4 <= clf.best_epoch_ <= 6
+    assert clf.validation_scores_[clf.best_epoch_ - 1] == clf.best_validation_score_
+    assert [h["epoch"] for h in clf.history_] == [1, 2, 3, 4, 5, 6]
+
+
+def test_warm_start_adds_validation_after_a_fit_without_it(tiny_model):
+    clf = small(tiny_model, epochs=2, warm_start=True).fit(TEXTS, LABELS)
+    clf.set_params(early_stopping=True).fit(TEXTS, LABELS)
+    assert len(clf.validation_scores_) == len(clf.loss_curve_) == 4
+    assert np.isnan(clf.validation_scores_[:2]).all()
+    assert np.isfinite(clf.validation_scores_[2:]).all()
+    assert clf.best_epoch_ in (3, 4)
+
+
+def test_partial_fit_needs_two_classes(tiny_model):
+    """Regression: partial_fit(..., classes=["a"]) was accepted."""
+    with pytest.raises(ValueError, match=r"classes=\['pos'\] has fewer than two"):
+        small(tiny_model).partial_fit(POS, ["pos"] * 5, classes=["pos"])
+
+
+def test_partial_fit_validates_parameters_on_every_call(tiny_model):
+    """Regression: parameters were validated only on the first partial_fit call."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    clf = small(tiny_model).partial_fit(POS, ["pos"] * 5, classes=["neg", "pos"])
+    clf.set_params(learning_rate=-1.0)
+    with pytest.raises(InvalidParameterError, match="'learning_rate' parameter"):
+        clf.partial_fit(NEG, ["neg"] * 5)
+
+
+def test_partial_fit_keeps_adamw_state_and_warms_up_once(tiny_model):
+    """Regression: every partial_fit call restarted AdamW and a full warm-up."""
+    clf = small(tiny_model, batch_size=2, warmup_ratio=0.5)
+    clf.partial_fit(TEXTS[:10], LABELS[:10], classes=["neg", "pos"])  # 5 steps
+    first = clf.history_[0]["learning_rate"]
+    assert first < 1e-2  # the first call warms up
+    clf.partial_fit(TEXTS[10:20], LABELS[10:20])
+    clf.partial_fit(TEXTS[20:30], LABELS[20:30])
+    # After the warm-up the rate stays at learning_rate: no restart, no decay.
+    assert [h["learning_rate"] for h in clf.history_[1:]] == pytest.approx([1e-2] * 2)
+    adam = clf._optimizer_state.state["state"]
+    assert {float(s["step"]) for s in adam.values()} == {15.0}
+    assert clf._optimizer_state.steps == 15
+
+
+def test_fit_after_partial_fit_starts_a_fresh_optimizer(tiny_model):
+    clf = small(tiny_model).partial_fit(POS, ["pos"] * 5, classes=["neg", "pos"])
+    clf.fit(TEXTS, LABELS)
+    assert clf._optimizer_state is None and clf.n_iter_ == 2
+
+
+@pytest.mark.usefixtures("sigint_default")
+def test_ctrl_c_during_validation_stops_after_that_epoch(tiny_model, hooked_model):
+    """Regression: Ctrl-C during validation was lost (read only after a batch)."""
+
+    def send_sigint(output):
+        os.kill(os.getpid(), signal.SIGINT)
+        return output
+
+    # 12 training batches per epoch, then 1 validation batch: call 13.
+    hooked_model["setup"] = lambda model: _raise_in_forward(model, 13, send_sigint)
+    clf = small(tiny_model, epochs=5, early_stopping=True, n_iter_no_change=5)
+    with pytest.warns(
+        TrainingInterruptedWarning,
+        match="after epoch 1; keeping the best epoch's weights after 1 complete",
+    ) as record:
+        clf.fit(TEXTS, LABELS)
+    assert record[0].filename == __file__  # points at the caller of fit
+    assert clf.n_iter_ == 1 and len(clf.validation_scores_) == 1
+
+
+@pytest.mark.parametrize(
+    ("n_batches", "accumulate", "expected"),
+    [(13, 3, [3] * 12 + [1]), (4, 2, [2] * 4), (5, 4, [4] * 4 + [1]), (3, 1, [1] * 3)],
+)
+def test_the_last_accumulation_group_is_averaged_over_its_own_size(
+    n_batches, accumulate, expected
+):
+    """Regression: the last group was divided by the full accumulation count."""
+    got = [_engine._group_size(i, accumulate, n_batches) for i in range(n_batches)]
+    assert got == expected
+
+
+def test_fit_divides_each_batch_by_its_group_size(tiny_model, monkeypatch):
+    groups = []
+    real_backward = _engine._Trainer._backward
+
+    def recording(self, inputs, targets, weights, group, where):
+        groups.append(group)
+        return real_backward(self, inputs, targets, weights, group, where)
+
+    monkeypatch.setattr(_engine._Trainer, "_backward", recording)
+    small(tiny_model, epochs=1, gradient_accumulation_steps=3).fit(TEXTS, LABELS)
+    assert groups == [3] * 12 + [1]  # 13 batches of 8
+
+
+def test_accumulating_one_batch_equals_a_plain_step(tiny_model):
+    """A group of one batch (the tail) takes the same step as no accumulation."""
+    texts, labels = TEXTS[:8], LABELS[:8]  # one batch of 8
+    plain = small(tiny_model, epochs=1).fit(texts, labels)
+    tail = small(tiny_model, epochs=1, gradient_accumulation_steps=4).fit(texts, labels)
+    np.testing.assert_allclose(
+        tail.predict_proba(POS), plain.predict_proba(POS), rtol=1e-5
+    )

