@@ -306,10 +306,20 @@ class BertEstimator(BaseEstimator):
         balanced_on: np.ndarray | None = None,
         name: str = "sample_weight",
     ) -> np.ndarray:
-        """Per-input loss weights; a classifier multiplies in ``class_weight``."""
+        """Per-input loss weights, times the class weights of a classifier."""
+        class_weight, classes = self._class_weight(spec)
         return _data.sample_weights(
-            sample_weight, None, None, targets, balanced_on=balanced_on, name=name
+            sample_weight,
+            class_weight,
+            classes,
+            targets,
+            balanced_on=balanced_on,
+            name=name,
         )
+
+    def _class_weight(self, spec: Spec) -> tuple[Any, np.ndarray | None]:
+        """``(class_weight, classes)`` for the sample weights; none by default."""
+        return None, None
 
     # ------------------------------------------------------------------- fit
 

@@ -98,22 +98,8 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
     def _decode(self, spec: Spec, targets: np.ndarray) -> np.ndarray:
         return spec["classes_"][targets]
 
-    def _weights(
-        self,
-        sample_weight: Any,
-        spec: Spec,
-        targets: np.ndarray,
-        balanced_on: np.ndarray | None = None,
-        name: str = "sample_weight",
-    ) -> np.ndarray:
-        return _data.sample_weights(
-            sample_weight,
-            self.class_weight,
-            spec["classes_"],
-            targets,
-            balanced_on=balanced_on,
-            name=name,
-        )
+    def _class_weight(self, spec: Spec) -> tuple[Any, np.ndarray]:
+        return self.class_weight, spec["classes_"]
 
     def partial_fit(
         self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
