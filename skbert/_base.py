@@ -143,7 +143,7 @@ SHARED_ATTRIBUTES = """\
 def shared_docs(cls: type) -> type:
     """Fill the class docstring's ``{parameters}`` and ``{attributes}``."""
     cls.__doc__ = (cls.__doc__ or "").format(
-        parameters=SHARED_PARAMETERS, attributes=SHARED_ATTRIBUTES
+        parameters=SHARED_PARAMETERS.lstrip(), attributes=SHARED_ATTRIBUTES.lstrip()
     )
     return cls
 

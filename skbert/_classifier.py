@@ -17,50 +17,50 @@ from ._base import BertEstimator, Spec, shared_docs, with_parameters
 class BertTextClassifier(ClassifierMixin, BertEstimator):
     """Fine-tune a pretrained BERT-family model as a scikit-learn text classifier.
 
-        ``fit`` takes raw strings (or text pairs) and labels, tokenises them once, and
-        fine-tunes a Hugging Face ``AutoModelForSequenceClassification`` with AdamW,
-        linear warm-up and decay, gradient clipping, and length-grouped, dynamically
-        padded batches. The estimator then works like any scikit-learn classifier: in
-        a ``Pipeline``, ``GridSearchCV`` or ``cross_val_score``.
+    ``fit`` takes raw strings (or text pairs) and labels, tokenises them once, and
+    fine-tunes a Hugging Face ``AutoModelForSequenceClassification`` with AdamW,
+    linear warm-up and decay, gradient clipping, and length-grouped, dynamically
+    padded batches. The estimator then works like any scikit-learn classifier: in
+    a ``Pipeline``, ``GridSearchCV`` or ``cross_val_score``.
 
-        Parameters
-        ----------
+    Parameters
+    ----------
     {parameters}
-        class_weight : dict, "balanced" or None, default=None
-            Weights by class, multiplied into ``sample_weight``: a dict keyed by the
-            labels, or "balanced" for ``n_samples / (n_classes * count)``.
+    class_weight : dict, "balanced" or None, default=None
+        Weights by class, multiplied into ``sample_weight``: a dict keyed by the
+        labels, or "balanced" for ``n_samples / (n_classes * count)``.
 
-        Attributes
-        ----------
-        classes_ : ndarray of shape (n_classes,)
-            The labels seen in ``fit``, sorted; ``predict`` returns these.
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The labels seen in ``fit``, sorted; ``predict`` returns these.
     {attributes}
 
-        See Also
-        --------
-        BertTextRegressor : the same engine for numeric targets.
-        sklearn.linear_model.LogisticRegression : with a ``TfidfVectorizer``, a fast
-            baseline that needs no pretrained model.
+    See Also
+    --------
+    BertTextRegressor : the same engine for numeric targets.
+    sklearn.linear_model.LogisticRegression : with a ``TfidfVectorizer``, a fast
+        baseline that needs no pretrained model.
 
-        Notes
-        -----
-        The defaults were chosen on the bundled MiniLM-L6 model and a seeded
-        2,000-sentence SST-2 sample (see the README's "Defaults" section for the
-        measurement).
+    Notes
+    -----
+    The defaults were chosen on the bundled MiniLM-L6 model and a seeded
+    2,000-sentence SST-2 sample (see the README's "Defaults" section for the
+    measurement).
 
-        Examples
-        --------
-        The example uses a tiny random test model; leave out ``model_name_or_path`` to
-        fine-tune the bundled pretrained model.
+    Examples
+    --------
+    The example uses a tiny random test model; leave out ``model_name_or_path`` to
+    fine-tune the bundled pretrained model.
 
-        >>> from skbert import BertTextClassifier
-        >>> texts = ["good film", "great plot", "bad film", "awful plot"] * 4
-        >>> labels = ["pos", "pos", "neg", "neg"] * 4
-        >>> clf = BertTextClassifier(tiny_model, epochs=1, random_state=0)
-        >>> clf.fit(texts, labels).classes_
-        array(['neg', 'pos'], dtype='<U3')
-        >>> clf.predict_proba(["good plot"]).shape
-        (1, 2)
+    >>> from skbert import BertTextClassifier
+    >>> texts = ["good film", "great plot", "bad film", "awful plot"] * 4
+    >>> labels = ["pos", "pos", "neg", "neg"] * 4
+    >>> clf = BertTextClassifier(tiny_model, epochs=1, random_state=0)
+    >>> clf.fit(texts, labels).classes_
+    array(['neg', 'pos'], dtype='<U3')
+    >>> clf.predict_proba(["good plot"]).shape
+    (1, 2)
     """
 
     _loss = "cross_entropy"

@@ -15,58 +15,58 @@ from ._base import BertEstimator, Spec, shared_docs
 class BertTextRegressor(RegressorMixin, BertEstimator):
     """Fine-tune a pretrained BERT-family model to predict numbers from text.
 
-        ``fit`` takes raw strings (or text pairs, as in STS-B similarity scores) and
-        one or several numeric targets per input, standardises the targets (so a
-        target in the thousands trains like one in [0, 1]), and fine-tunes a Hugging
-        Face ``AutoModelForSequenceClassification`` with ``problem_type="regression"``
-        on the mean squared error, on the same engine as
-        :class:`BertTextClassifier`. ``predict`` answers in the units of ``y``;
-        ``score`` is R².
+    ``fit`` takes raw strings (or text pairs, as in STS-B similarity scores) and
+    one or several numeric targets per input, standardises the targets (so a
+    target in the thousands trains like one in [0, 1]), and fine-tunes a Hugging
+    Face ``AutoModelForSequenceClassification`` with ``problem_type="regression"``
+    on the mean squared error, on the same engine as
+    :class:`BertTextClassifier`. ``predict`` answers in the units of ``y``;
+    ``score`` is R².
 
-        Parameters
-        ----------
+    Parameters
+    ----------
     {parameters}
 
-        Attributes
-        ----------
-        n_outputs_ : int
-            Number of targets per input: 1 for a 1-D ``y``.
-        target_mean_ : ndarray of shape (n_outputs_,)
-            Mean of each target in the first ``fit`` (or ``partial_fit`` call).
-        target_scale_ : ndarray of shape (n_outputs_,)
-            Standard deviation of each target there (1 where it was constant). The
-            model learns ``(y - target_mean_) / target_scale_``.
+    Attributes
+    ----------
+    n_outputs_ : int
+        Number of targets per input: 1 for a 1-D ``y``.
+    target_mean_ : ndarray of shape (n_outputs_,)
+        Mean of each target in the first ``fit`` (or ``partial_fit`` call).
+    target_scale_ : ndarray of shape (n_outputs_,)
+        Standard deviation of each target there (1 where it was constant). The
+        model learns ``(y - target_mean_) / target_scale_``.
     {attributes}
 
-        See Also
-        --------
-        BertTextClassifier : the same engine for labels.
-        sklearn.linear_model.Ridge : with a ``TfidfVectorizer``, a fast baseline that
-            needs no pretrained model.
+    See Also
+    --------
+    BertTextClassifier : the same engine for labels.
+    sklearn.linear_model.Ridge : with a ``TfidfVectorizer``, a fast baseline that
+        needs no pretrained model.
 
-        Notes
-        -----
-        The validation loss (and ``loss_curve_``) is the mean squared error of the
-        standardised targets, so it reads the same whatever the units of ``y``: 1.0
-        is what predicting the mean would score. Early stopping with
-        ``scoring="r2"`` scores in the units of ``y``.
+    Notes
+    -----
+    The validation loss (and ``loss_curve_``) is the mean squared error of the
+    standardised targets, so it reads the same whatever the units of ``y``: 1.0
+    is what predicting the mean would score. Early stopping with
+    ``scoring="r2"`` scores in the units of ``y``.
 
-        A directory written by :meth:`save` holds the target scaling folded into the
-        model's output layer, so ``AutoModelForSequenceClassification`` or a
-        transformers ``pipeline`` loading it predicts in the units of ``y`` too.
+    A directory written by :meth:`save` holds the target scaling folded into the
+    model's output layer, so ``AutoModelForSequenceClassification`` or a
+    transformers ``pipeline`` loading it predicts in the units of ``y`` too.
 
-        Examples
-        --------
-        The example uses a tiny random test model; leave out ``model_name_or_path`` to
-        fine-tune the bundled pretrained model.
+    Examples
+    --------
+    The example uses a tiny random test model; leave out ``model_name_or_path`` to
+    fine-tune the bundled pretrained model.
 
-        >>> from skbert import BertTextRegressor
-        >>> pairs = [("a good film", "a great film"), ("a good film", "the awful plot")]
-        >>> reg = BertTextRegressor(tiny_model, epochs=1, random_state=0)
-        >>> reg.fit(pairs * 4, [4.5, 0.5] * 4).predict(pairs).shape
-        (2,)
-        >>> float(reg.target_mean_[0])
-        2.5
+    >>> from skbert import BertTextRegressor
+    >>> pairs = [("a good film", "a great film"), ("a good film", "the awful plot")]
+    >>> reg = BertTextRegressor(tiny_model, epochs=1, random_state=0)
+    >>> reg.fit(pairs * 4, [4.5, 0.5] * 4).predict(pairs).shape
+    (2,)
+    >>> float(reg.target_mean_[0])
+    2.5
     """
 
     _loss = "mse"
