@@ -11,6 +11,7 @@ print one line and skip them. They are drawn with the Agg backend, without
 from __future__ import annotations
 
 import argparse
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -106,6 +107,26 @@ def load_samples(
             X, y = keep(X, y)
         samples.extend(sample(X, y, n, args.seed))
     return tuple(samples)
+
+
+def load_pair_samples(
+    load: Callable[..., Any], test_split: str, args: argparse.Namespace
+) -> tuple[np.ndarray, Any, np.ndarray, Any]:
+    """``load_samples`` for a text-pair loader (``load_mrpc``, ``load_stsb``).
+
+    ``X_train`` and ``X_test`` come back as the loaders give them: ``(n, 2)``
+    object arrays, one ``(text, text_pair)`` per row, ready for ``fit``.
+    """
+    X_train, y_train, X_test, y_test = load_samples(load, test_split, args)
+    return np.stack(X_train), y_train, np.stack(X_test), y_test
+
+
+def print_pairs(X: np.ndarray, notes: Sequence[str], width: int = 72) -> None:
+    """The first ``len(notes)`` pairs of ``X``, each under its note, shortened."""
+    for (text, text_pair), note in zip(X, notes, strict=False):
+        print(f"  {note}")
+        print(f"      A: {textwrap.shorten(text, width)}")
+        print(f"      B: {textwrap.shorten(text_pair, width)}")
 
 
 def timed(func: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:

@@ -6,8 +6,8 @@ tests check the numbers it returns and what it prints. Data comes from
 $SKBERT_DATA, else from ../shared/data beside the repository. When SKBERT_DATA is set
 (as CI sets it) missing data is a failure, not a skip.
 
-The five runs fine-tune the pretrained model, so they are marked ``slow``: together
-about 90 s on a busy 2-core machine, 4 to 40 s each. The other tests take
+The runs fine-tune the pretrained model, so they are marked ``slow``: together
+about 110 s on a busy 2-core machine, 4 to 40 s each. The other tests take
 milliseconds.
 """
 
@@ -29,6 +29,8 @@ _NEEDED = [
         "sst2": ("train", "validation"),
         "imdb": ("train", "test"),
         "goemotions": ("train", "test"),
+        "mrpc": ("train", "validation"),
+        "stsb": ("train", "validation"),
     }.items()
     for split in splits
 ]
@@ -171,6 +173,53 @@ def test_train_sst2_early_stopping(run, tmp_path, capsys):
     _check_pictures(
         result, tmp_path, "sst2_loss_curves.png", "sst2_confusion_matrix.png"
     )
+
+
+@pytest.mark.slow
+def test_mrpc_pairs(run, tmp_path, capsys):
+    result = run("mrpc_pairs")
+    assert result["n_train"] == 32 and result["n_iter"] == 1
+    for name in ("", "majority_", "both_orders_"):
+        assert 0 <= result[f"{name}accuracy"] <= 1 and 0 <= result[f"{name}f1"] <= 1
+    assert result["fit_seconds"] > 0 and result["predict_seconds"] > 0
+    assert 0 < result["swap_mean_change"] < 1  # (B, A) is encoded differently
+    out = capsys.readouterr().out
+    always = "(always 'equivalent': "
+    assert (
+        f"accuracy  {result['accuracy']:.4f}  {always}"
+        f"{result['majority_accuracy']:.4f})" in out
+    )
+    assert f"F1        {result['f1']:.4f}  {always}{result['majority_f1']:.4f})" in out
+    assert f"P(equivalent) moves by {result['swap_mean_change']:.3f} on average" in out
+    assert (
+        f"mean of both orders: accuracy {result['both_orders_accuracy']:.4f}, "
+        f"F1 {result['both_orders_f1']:.4f}" in out
+    )
+    assert "confusion matrix" in out
+    assert out.count("\n      A: ") == out.count("\n      B: ") == 4
+    _check_pictures(
+        result, tmp_path, "mrpc_confusion_matrix.png", "mrpc_probabilities.png"
+    )
+
+
+@pytest.mark.slow
+def test_stsb_regression(run, tmp_path, capsys):
+    result = run("stsb_regression")
+    assert result["n_train"] == 32 and result["n_iter"] == 1
+    assert -1 <= result["pearson"] <= 1 and -1 <= result["spearman"] <= 1
+    assert result["r2"] <= 1
+    assert result["mse"] >= 0 and result["mean_mse"] > 0
+    assert result["fit_seconds"] > 0 and result["predict_seconds"] > 0
+    out = capsys.readouterr().out
+    assert f"Pearson   {result['pearson']:.4f}" in out
+    assert f"Spearman  {result['spearman']:.4f}" in out
+    assert f"R²        {result['r2']:.4f}" in out
+    assert (
+        f"MSE       {result['mse']:.4f}  "
+        f"(always the training mean: {result['mean_mse']:.4f})" in out
+    )
+    assert out.count("\n  true ") == out.count("\n      B: ") == 4
+    _check_pictures(result, tmp_path, "stsb_scatter.png")
 
 
 def test_options_take_the_small_or_full_setting(examples_on_path, tmp_path, capsys):
