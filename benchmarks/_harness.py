@@ -24,6 +24,10 @@ The tools (:data:`TOOLS`):
 * ``skorch``: a skorch ``Pipeline`` of ``HuggingfacePretrainedTokenizer`` and
   ``NeuralNetClassifier``, as skorch's Hugging Face example builds it;
 * ``tfidf``: TF-IDF unigrams and bigrams and ``LogisticRegression``.
+
+A script with tools of its own (``bench_pairs.py``) defines ``TOOLS`` and
+``score`` as this module does and names itself to :class:`Runner`; its children
+then run its tools and score with its ``score``.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ DEFAULT_DATA_DIR = Path(
     os.environ.get("SKBERT_DATA", REPO_ROOT.parent / "shared" / "data")
 )
 MIB = 1024 * 1024
-Data = dict[str, list[str]]
+Data = dict[str, list[Any]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +73,8 @@ class Job:
     max_grad_norm: float = 1.0
     seed: int = 0
     threads: int | None = None
+    # "classification" or "regression"; this module's tools only classify.
+    task: str = "classification"
 
 
 def add_common_arguments(parser: Any, data_help: str) -> None:
@@ -148,12 +154,14 @@ def sample(
     n_train: int | None,
     n_eval: int | None,
     seed: int,
+    target: Callable[[Any], Any] = str,
 ) -> Data:
     """A seeded sample of a dataset's training and evaluation splits.
 
     ``loader`` is a ``skbert.datasets`` loader. ``None`` keeps a whole split in its
     original order. One generator draws the training rows, then the evaluation
-    rows, so a sample depends only on the sizes and the seed.
+    rows, so a sample depends only on the sizes and the seed. A text pair becomes
+    a list of two strings; ``target`` converts each label (``float`` for scores).
     """
     import numpy as np
 
@@ -169,8 +177,9 @@ def sample(
         except FileNotFoundError as error:
             raise SystemExit(f"{error}\nPass --data-dir or set SKBERT_DATA.") from None
         keep = range(len(texts)) if n is None else rng.choice(len(texts), n, False)
-        data[f"{prefix}_x"] = [texts[i] for i in keep]
-        data[f"{prefix}_y"] = [str(labels[i]) for i in keep]
+        rows = texts.tolist() if hasattr(texts, "tolist") else texts
+        data[f"{prefix}_x"] = [rows[i] for i in keep]
+        data[f"{prefix}_y"] = [target(labels[i]) for i in keep]
     return data
 
 
@@ -228,20 +237,25 @@ def measured(
     return {"fit_s": fit_s, "predict_s": predict_s, "predicted": predicted, **details}
 
 
+def skbert_params(job: Job) -> dict[str, Any]:
+    """The parameters of a skbert estimator for ``job``."""
+    return {
+        "model_name_or_path": job.model_dir,
+        "max_length": job.max_length,
+        "batch_size": job.batch_size,
+        "learning_rate": job.learning_rate,
+        "epochs": job.epochs,
+        "weight_decay": job.weight_decay,
+        "warmup_ratio": job.warmup_ratio,
+        "max_grad_norm": job.max_grad_norm,
+        "random_state": job.seed,
+    }
+
+
 def run_skbert(job: Job, data: Data) -> dict[str, Any]:
     from skbert import BertTextClassifier
 
-    clf = BertTextClassifier(
-        job.model_dir,
-        max_length=job.max_length,
-        batch_size=job.batch_size,
-        learning_rate=job.learning_rate,
-        epochs=job.epochs,
-        weight_decay=job.weight_decay,
-        warmup_ratio=job.warmup_ratio,
-        max_grad_norm=job.max_grad_norm,
-        random_state=job.seed,
-    )
+    clf = BertTextClassifier(**skbert_params(job))
     proba, fit_s, predict_s = fit_predict(clf, data, data["train_y"])
     return measured(
         fit_s,
@@ -254,19 +268,29 @@ def run_skbert(job: Job, data: Data) -> dict[str, Any]:
     )
 
 
-def load_hf(job: Job, classes: list[str]) -> tuple[Any, Any]:
-    """The tokenizer and a classification model with a fresh head for ``classes``."""
+def load_hf(job: Job, classes: list[str] | None) -> tuple[Any, Any]:
+    """The tokenizer and a model with a fresh head for ``classes``.
+
+    ``classes=None``: one output and a mean squared error loss (regression); a
+    checkpoint's classification head, such as the tiny test model's, is replaced.
+    """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from skbert._hub import quiet_transformers
 
+    head: dict[str, Any] = (
+        {"num_labels": 1, "problem_type": "regression", "ignore_mismatched_sizes": True}
+        if classes is None
+        else {
+            "num_labels": len(classes),
+            "id2label": dict(enumerate(classes)),
+            "label2id": {label: i for i, label in enumerate(classes)},
+        }
+    )
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(job.model_dir)
         model = AutoModelForSequenceClassification.from_pretrained(
-            job.model_dir,
-            num_labels=len(classes),
-            id2label=dict(enumerate(classes)),
-            label2id={label: i for i, label in enumerate(classes)},
+            job.model_dir, **head
         )
     return tokenizer, model
 
@@ -284,8 +308,15 @@ class DictDataset:
         return self.features[index]
 
 
-def encode(tokenizer: Any, texts: list[str], max_length: int) -> list[dict[str, Any]]:
-    encoded = tokenizer(texts, truncation=True, max_length=max_length)
+def encode(tokenizer: Any, texts: list[Any], max_length: int) -> list[dict[str, Any]]:
+    """Tokenised texts, or pairs ``[a, b]`` tokenised as pairs, one dict a text."""
+    if texts and not isinstance(texts[0], str):
+        first, second = zip(*texts, strict=True)
+        encoded = tokenizer(
+            list(first), list(second), truncation=True, max_length=max_length
+        )
+    else:
+        encoded = tokenizer(texts, truncation=True, max_length=max_length)
     return [
         dict(zip(encoded.keys(), row, strict=True))
         for row in zip(*encoded.values(), strict=True)
@@ -293,6 +324,19 @@ def encode(tokenizer: Any, texts: list[str], max_length: int) -> list[dict[str, 
 
 
 def run_trainer(job: Job, data: Data) -> dict[str, Any]:
+    classes = sorted(set(data["train_y"]))
+    logits, fit_s, predict_s, details = trainer_fit_predict(job, data, classes)
+    return measured(fit_s, predict_s, classes, logits, **details)
+
+
+def trainer_fit_predict(
+    job: Job, data: Data, classes: list[str] | None
+) -> tuple[Any, float, float, dict[str, Any]]:
+    """``(test logits, fit s, predict s, details)`` of the Trainer on ``data``.
+
+    ``classes=None`` fits the raw targets with one output and a mean squared error
+    loss, as a Trainer user does for regression.
+    """
     import torch
     from torch.utils.data import SequentialSampler
     from transformers import (
@@ -302,7 +346,6 @@ def run_trainer(job: Job, data: Data) -> dict[str, Any]:
         set_seed,
     )
 
-    classes = sorted(set(data["train_y"]))
     output_dir = tempfile.TemporaryDirectory(prefix="bench_trainer_")
     training_args = TrainingArguments(
         output_dir=output_dir.name,
@@ -333,7 +376,7 @@ def run_trainer(job: Job, data: Data) -> dict[str, Any]:
     loaded_s = time.perf_counter() - started
     features = encode(tokenizer, data["train_x"], job.max_length)
     for row, label in zip(features, data["train_y"], strict=True):
-        row["labels"] = classes.index(label)
+        row["labels"] = label if classes is None else classes.index(label)
     trainer = Trainer(
         model=model,
         args=training_args,
@@ -352,17 +395,18 @@ def run_trainer(job: Job, data: Data) -> dict[str, Any]:
     # Trainer.predict keeps the input order only with a sequential sampler.
     assert isinstance(trainer._get_eval_sampler(eval_set), SequentialSampler)
     output_dir.cleanup()
-    return measured(
+    return (
+        logits,
         fit_s,
         predict_s,
-        classes,
-        logits,
-        train_loss=float(train_output.training_loss),
-        device=str(training_args.device),
-        predict_batch_size=job.batch_size,
-        load_s=loaded_s,
-        optimizer=str(training_args.optim.value),
-        train_sampling_strategy=training_args.train_sampling_strategy,
+        {
+            "train_loss": float(train_output.training_loss),
+            "device": str(training_args.device),
+            "predict_batch_size": job.batch_size,
+            "load_s": loaded_s,
+            "optimizer": str(training_args.optim.value),
+            "train_sampling_strategy": training_args.train_sampling_strategy,
+        },
     )
 
 
@@ -594,10 +638,25 @@ TOOLS: dict[str, Tool] = {
 # --------------------------------------------------------------------------- child
 
 
-def child(job_path: Path, data_path: Path, output_path: Path) -> None:
-    """Run one job in this process; write its measurements to ``output_path``."""
+def score(job: Job, predicted: list[Any], expected: list[Any]) -> dict[str, Any]:
+    """The accuracy of predicted labels."""
+    correct = sum(p == y for p, y in zip(predicted, expected, strict=True))
+    return {"accuracy": correct / len(expected)}
+
+
+def child(
+    job_path: Path, data_path: Path, output_path: Path, registry: str | None = None
+) -> None:
+    """Run one job in this process; write its measurements to ``output_path``.
+
+    The tool and the scoring come from the module named ``registry`` (its
+    ``TOOLS`` and ``score``), from this one when None.
+    """
     job = Job(**json.loads(job_path.read_text()))
-    tool = TOOLS[job.tool]
+    owner = (
+        sys.modules[__name__] if registry is None else importlib.import_module(registry)
+    )
+    tool = owner.TOOLS[job.tool]
     for module in tool.modules:
         importlib.import_module(module)
     torch = sys.modules.get("torch")
@@ -608,11 +667,10 @@ def child(job_path: Path, data_path: Path, output_path: Path) -> None:
     rss_before = current_rss()
     result = tool.run(job, data)
     peak = peak_rss()
-    predicted = result.pop("predicted")
-    correct = sum(p == y for p, y in zip(predicted, data["eval_y"], strict=True))
+    scores = owner.score(job, result.pop("predicted"), data["eval_y"])
     result.update(
         tool=job.tool,
-        accuracy=correct / len(data["eval_y"]),
+        **scores,
         n_train=len(data["train_x"]),
         n_eval=len(data["eval_y"]),
         rss_before_mib=rss_before / MIB,
@@ -626,12 +684,16 @@ def child(job_path: Path, data_path: Path, output_path: Path) -> None:
 # --------------------------------------------------------------------------- parent
 
 
-def check_tools(names: list[str]) -> None:
-    """Exit with a message naming what to install if a tool cannot run here."""
+def check_tools(names: list[str], tools: dict[str, Tool] | None = None) -> None:
+    """Exit with a message naming what to install if a tool cannot run here.
+
+    ``tools``: the registry the names come from, this module's when None.
+    """
+    tools = TOOLS if tools is None else tools
     needs = {"trainer": "accelerate", "skorch": "skorch"}
     for name in names:
-        if name not in TOOLS:
-            raise SystemExit(f"Unknown tool {name!r}; choose from {', '.join(TOOLS)}.")
+        if name not in tools:
+            raise SystemExit(f"Unknown tool {name!r}; choose from {', '.join(tools)}.")
         package = needs.get(name)
         if package and importlib.util.find_spec(package) is None:
             raise SystemExit(
@@ -655,11 +717,16 @@ def resolve_model(model: str) -> str:
 
 
 class Runner:
-    """Runs jobs in child processes, one at a time, on data written once."""
+    """Runs jobs in child processes, one at a time, on data written once.
 
-    def __init__(self) -> None:
+    ``registry``: the module (a script in this folder) whose ``TOOLS`` and
+    ``score`` the children use; this module's when None.
+    """
+
+    def __init__(self, registry: str | None = None) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="skbert_bench_")
         self._count = 0
+        self._registry = registry
 
     def __enter__(self) -> Runner:
         return self
@@ -679,6 +746,8 @@ class Runner:
         output = Path(self._tmp.name) / f"result{self._count}.json"
         job_path.write_text(json.dumps(dataclasses.asdict(job)))
         command = [sys.executable, __file__, str(job_path), str(data_path), str(output)]
+        if self._registry is not None:
+            command.append(self._registry)
         print(f"Running {job.tool} ...", file=sys.stderr, flush=True)
         started = time.perf_counter()
         # The child's stdout (such as the Trainer's final metrics) goes to stderr,
@@ -686,8 +755,11 @@ class Runner:
         subprocess.run(command, check=True, stdout=sys.stderr)
         result = json.loads(output.read_text())
         result["process_s"] = time.perf_counter() - started
+        scores = "".join(
+            f"{key} {result[key]:.4f}, " for key in SCORE_NAMES if key in result
+        )
         print(
-            f"  {job.tool}: accuracy {result['accuracy']:.4f}, fit "
+            f"  {job.tool}: {scores}fit "
             f"{result['fit_s']:.1f} s, predict {result['predict_s']:.2f} s; "
             f"done in {result['process_s']:.1f} s",
             file=sys.stderr,
@@ -699,27 +771,54 @@ class Runner:
 # --------------------------------------------------------------------------- report
 
 
-def result_rows(results: list[dict[str, Any]]) -> Iterator[str]:
-    """The Markdown table of accuracy, times and memory, one row per tool."""
-    yield "| tool | accuracy | fit s | predict s | peak RSS MiB |"
-    yield "|---|---:|---:|---:|---:|"
+# Table headers of the scores a ``score`` function may return.
+SCORE_NAMES = {
+    "accuracy": "accuracy",
+    "f1": "F1",
+    "pearson": "Pearson",
+    "spearman": "Spearman",
+}
+
+
+def result_rows(
+    results: list[dict[str, Any]],
+    scores: tuple[str, ...] = ("accuracy",),
+    tools: dict[str, Tool] | None = None,
+) -> Iterator[str]:
+    """The Markdown table of scores, times and memory, one row per tool.
+
+    ``tools``: the registry of the results' tools, this module's when None.
+    """
+    tools = TOOLS if tools is None else tools
+    names = "".join(f" {SCORE_NAMES[key]} |" for key in scores)
+    yield f"| tool |{names} fit s | predict s | peak RSS MiB |"
+    yield "|---|" + "---:|" * (len(scores) + 3)
     for r in results:
+        values = "".join(f" {r[key]:.4f} |" for key in scores)
         yield (
-            f"| {TOOLS[r['tool']].label} | {r['accuracy']:.4f} | {r['fit_s']:.1f} | "
+            f"| {tools[r['tool']].label} |{values} {r['fit_s']:.1f} | "
             f"{r['predict_s']:.2f} | {r['peak_rss_growth_mib']:.0f} |"
         )
 
 
-def ratios(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, float | None]:
-    """skbert's time and memory as a share of a peer's, and its accuracy gain."""
+def ratios(
+    ours: dict[str, Any],
+    theirs: dict[str, Any],
+    scores: tuple[str, ...] = ("accuracy",),
+) -> dict[str, float | None]:
+    """skbert's time and memory as a share of a peer's, and its score gains.
+
+    A gain is in points (100 x the difference), under ``<score>_diff_points``.
+    """
 
     def share(key: str) -> float | None:
         return ours[key] / theirs[key] if theirs[key] > 0 else None
 
+    gains = {f"{key}_diff_points": 100 * (ours[key] - theirs[key]) for key in scores}
     return {
         "fit_ratio": share("fit_s"),
         "predict_ratio": share("predict_s"),
-        "accuracy_diff_points": 100 * (ours["accuracy"] - theirs["accuracy"]),
+        **gains,
         "peak_rss_ratio": share("peak_rss_growth_mib"),
     }
 
@@ -756,4 +855,4 @@ def config_of(args: Any) -> dict[str, Any]:
 
 if __name__ == "__main__":
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    child(*(Path(arg) for arg in sys.argv[1:4]))
+    child(*(Path(arg) for arg in sys.argv[1:4]), *sys.argv[4:5])
