@@ -62,12 +62,16 @@ def build_tiny_model(directory: Path, model_type: str = "bert") -> str:
         DistilBertForSequenceClassification,
     )
 
+    import torch
+
     from skbert._hub import quiet_transformers
 
     directory.mkdir(parents=True, exist_ok=True)
     vocab_file = directory / "vocab.txt"
     vocab_file.write_text("\n".join(_vocabulary()) + "\n", encoding="utf-8")
-    with quiet_transformers():
+    # Seeded, so every session tests the same tiny model and a failure reproduces.
+    with quiet_transformers(), torch.random.fork_rng():
+        torch.manual_seed(0)
         tokenizer = BertTokenizerFast(str(vocab_file), do_lower_case=True)
         tokenizer.model_max_length = 128
         size = len(_vocabulary())

@@ -281,12 +281,22 @@ class BertEstimator(BaseEstimator):
 
     # ------------------------------------------------------------ task hooks
 
-    def _targets(self, y: Any, n_samples: int, spec: Spec | None) -> tuple[Spec, Any]:
-        """``(spec, encoded targets)`` of ``y``: a new spec from ``y`` when
-        ``spec`` is None, else ``y`` encoded in the given spec (or an error)."""
+    def _targets(
+        self,
+        y: Any,
+        n_samples: int,
+        spec: Spec | None,
+        validation: bool = False,
+        sample_weight: Any = None,
+    ) -> tuple[Spec, Any]:
+        """``(spec, encoded targets)`` of ``y``: a new spec from ``y`` (weighted by
+        ``sample_weight``) when ``spec`` is None, else ``y`` encoded in the given
+        spec (or an error). ``validation``: ``y`` is fit's ``y_val``."""
         raise NotImplementedError
 
-    def _warm_start_targets(self, y: Any, n_samples: int) -> tuple[Spec, Any]:
+    def _warm_start_targets(
+        self, y: Any, n_samples: int, sample_weight: Any = None
+    ) -> tuple[Spec, Any]:
         """Targets of a warm-started ``fit``, checked against the fitted spec."""
         raise NotImplementedError
 
@@ -370,9 +380,11 @@ class BertEstimator(BaseEstimator):
         inputs = _data.check_inputs(X)
         continuing = self.warm_start and self.__sklearn_is_fitted__()
         if continuing:
-            spec, targets = self._warm_start_targets(y, len(inputs))
+            spec, targets = self._warm_start_targets(y, len(inputs), sample_weight)
         else:
-            spec, targets = self._targets(y, len(inputs), None)
+            spec, targets = self._targets(
+                y, len(inputs), None, sample_weight=sample_weight
+            )
         validation = self._validation_data(
             X_val, y_val, sample_weight_val, spec, targets
         )
@@ -398,7 +410,7 @@ class BertEstimator(BaseEstimator):
         first = not self.__sklearn_is_fitted__()
         if not first:
             spec = self._spec()
-        spec, targets = self._targets(y, len(inputs), spec)
+        spec, targets = self._targets(y, len(inputs), spec, sample_weight=sample_weight)
         weights = self._weights(sample_weight, spec, targets)
         return self._fit(
             inputs, spec, targets, weights, continuing=not first, incremental=True
@@ -613,6 +625,10 @@ class BertEstimator(BaseEstimator):
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
                 self.best_epoch_ = None
+            elif self.validation_scores_ is not None:  # epochs without validation
+                missing = [float("nan")] * result.n_iter
+                self.validation_loss_curve_ = self.validation_loss_curve_ + missing
+                self.validation_scores_ = self.validation_scores_ + missing
             return
         earlier = [float("nan")] * previous
         self.validation_loss_curve_ = (

@@ -73,7 +73,12 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
     }
 
     def _targets(
-        self, y: Any, n_samples: int, spec: Spec | None, validation: bool = False
+        self,
+        y: Any,
+        n_samples: int,
+        spec: Spec | None,
+        validation: bool = False,
+        sample_weight: Any = None,
     ) -> tuple[Spec, np.ndarray]:
         if spec is None:
             classes, codes = _data.encode_labels(y, n_samples)
@@ -82,7 +87,9 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         codes = _data.encode_with_classes(y, n_samples, spec["classes_"], names)
         return spec, codes
 
-    def _warm_start_targets(self, y: Any, n_samples: int) -> tuple[Spec, np.ndarray]:
+    def _warm_start_targets(
+        self, y: Any, n_samples: int, sample_weight: Any = None
+    ) -> tuple[Spec, np.ndarray]:
         spec, codes = self._targets(y, n_samples, None)
         if not np.array_equal(spec["classes_"], self.classes_):
             raise ValueError(

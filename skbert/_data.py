@@ -384,6 +384,13 @@ def tokenize(
     """
     chunk_size = 4096
     pairs = bool(len(inputs)) and isinstance(inputs[0], tuple)
+    specials = tokenizer.num_special_tokens_to_add(pair=pairs)
+    if max_length <= specials:
+        kind = "a text pair" if pairs else "a text"
+        raise ValueError(
+            f"max_length={max_length} leaves no room for {kind}: the model adds "
+            f"{specials} special tokens to each. Use a max_length above {specials}."
+        )
     types = pairs and "token_type_ids" in tokenizer.model_input_names
     ids: list[np.ndarray] = []
     type_ids: list[np.ndarray] = []

@@ -75,27 +75,46 @@ class BertTextRegressor(RegressorMixin, BertEstimator):
     _spec_attributes = ("n_outputs_", "target_mean_", "target_scale_")
 
     def _targets(
-        self, y: Any, n_samples: int, spec: Spec | None, validation: bool = False
+        self,
+        y: Any,
+        n_samples: int,
+        spec: Spec | None,
+        validation: bool = False,
+        sample_weight: Any = None,
     ) -> tuple[Spec, np.ndarray]:
         values = _data.regression_targets(y, n_samples, "y_val" if validation else "y")
         matrix = values.reshape(n_samples, -1)
         if spec is None:
-            scale = matrix.std(axis=0)
-            spec = {
-                "n_outputs_": matrix.shape[1],
-                "target_mean_": matrix.mean(axis=0),
-                "target_scale_": np.where(scale > 0, scale, 1.0),
-            }
+            spec = self._scaling(matrix, sample_weight)
         elif matrix.shape[1] != spec["n_outputs_"]:
             raise ValueError(
                 f"{'y_val' if validation else 'y'} has {matrix.shape[1]} target(s) "
-                f"per input, but the estimator was fitted with "
-                f"n_outputs_={spec['n_outputs_']}."
+                f"per input, but {'y' if validation else 'the fitted estimator'} "
+                f"has {spec['n_outputs_']}."
             )
         standardised = (matrix - spec["target_mean_"]) / spec["target_scale_"]
         return spec, standardised.astype(np.float32)
 
-    def _warm_start_targets(self, y: Any, n_samples: int) -> tuple[Spec, np.ndarray]:
+    @staticmethod
+    def _scaling(matrix: np.ndarray, sample_weight: Any) -> Spec:
+        """The spec of ``matrix``: weighted mean and standard deviation per target.
+
+        Rows of weight 0 do not count, so an outlier switched off by its weight
+        cannot squeeze the other targets into a sliver of the standardised range.
+        """
+        weights = _data.sample_weights(sample_weight, None, None, matrix[:, 0])
+        mean = np.average(matrix, axis=0, weights=weights)
+        variance = np.average((matrix - mean) ** 2, axis=0, weights=weights)
+        scale = np.sqrt(variance)
+        return {
+            "n_outputs_": matrix.shape[1],
+            "target_mean_": mean,
+            "target_scale_": np.where(scale > 0, scale, 1.0),
+        }
+
+    def _warm_start_targets(
+        self, y: Any, n_samples: int, sample_weight: Any = None
+    ) -> tuple[Spec, np.ndarray]:
         return self._targets(y, n_samples, self._spec())
 
     def _head_labels(self, spec: Spec) -> list[str]:
