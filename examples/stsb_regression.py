@@ -15,9 +15,10 @@ scores as a scatter plot.
     python examples/stsb_regression.py --data-dir ../shared/data          # small
     python examples/stsb_regression.py --data-dir ../shared/data --full   # full
 
-Small run (2,000 training pairs, 3 epochs, all 1,500 validation pairs):
-(measured: see benchmarks/README.md). The full run trains on all 5,749 training
-pairs for 3 epochs.
+Small run: 2,000 training pairs, 3 epochs, all 1,500 validation pairs (not yet
+timed on its own). The full run trains on all 5,749 training pairs for 3 epochs,
+the setting of ``benchmarks/bench_pairs.py``: Pearson 0.858, Spearman 0.857, fit
+17 min on 2 CPU cores shared with other work (2026-12-02).
 """
 
 from __future__ import annotations
