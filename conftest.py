@@ -54,6 +54,7 @@ def _vocabulary() -> list[str]:
 
 def build_tiny_model(directory: Path, model_type: str = "bert") -> str:
     """Save a tiny random ``model_type`` model and its tokenizer in ``directory``."""
+    import torch
     from transformers import (
         BertConfig,
         BertForSequenceClassification,
@@ -61,8 +62,6 @@ def build_tiny_model(directory: Path, model_type: str = "bert") -> str:
         DistilBertConfig,
         DistilBertForSequenceClassification,
     )
-
-    import torch
 
     from skbert._hub import quiet_transformers
 
