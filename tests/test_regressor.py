@@ -789,4 +789,3 @@ def test_classifier_load_of_a_regressor_is_refused(
         CorruptModelError, match=r"holds a BertTextClassifier, not a BertTextRegressor"
     ):
         BertTextRegressor.load(tmp_path / "classifier")
-
