@@ -294,9 +294,7 @@ class BertEstimator(BaseEstimator):
         spec (or an error). ``validation``: ``y`` is fit's ``y_val``."""
         raise NotImplementedError
 
-    def _warm_start_targets(
-        self, y: Any, n_samples: int, sample_weight: Any = None
-    ) -> tuple[Spec, Any]:
+    def _warm_start_targets(self, y: Any, n_samples: int) -> tuple[Spec, Any]:
         """Targets of a warm-started ``fit``, checked against the fitted spec."""
         raise NotImplementedError
 
@@ -380,7 +378,7 @@ class BertEstimator(BaseEstimator):
         inputs = _data.check_inputs(X)
         continuing = self.warm_start and self.__sklearn_is_fitted__()
         if continuing:
-            spec, targets = self._warm_start_targets(y, len(inputs), sample_weight)
+            spec, targets = self._warm_start_targets(y, len(inputs))
         else:
             spec, targets = self._targets(
                 y, len(inputs), None, sample_weight=sample_weight

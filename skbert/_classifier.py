@@ -87,9 +87,7 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         codes = _data.encode_with_classes(y, n_samples, spec["classes_"], names)
         return spec, codes
 
-    def _warm_start_targets(
-        self, y: Any, n_samples: int, sample_weight: Any = None
-    ) -> tuple[Spec, np.ndarray]:
+    def _warm_start_targets(self, y: Any, n_samples: int) -> tuple[Spec, np.ndarray]:
         spec, codes = self._targets(y, n_samples, None)
         if not np.array_equal(spec["classes_"], self.classes_):
             raise ValueError(

@@ -112,9 +112,7 @@ class BertTextRegressor(RegressorMixin, BertEstimator):
             "target_scale_": np.where(scale > 0, scale, 1.0),
         }
 
-    def _warm_start_targets(
-        self, y: Any, n_samples: int, sample_weight: Any = None
-    ) -> tuple[Spec, np.ndarray]:
+    def _warm_start_targets(self, y: Any, n_samples: int) -> tuple[Spec, np.ndarray]:
         return self._targets(y, n_samples, self._spec())
 
     def _head_labels(self, spec: Spec) -> list[str]:
