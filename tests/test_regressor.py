@@ -27,7 +27,6 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils import estimator_checks
 from sklearn.utils._param_validation import InvalidParameterError
 
 import skbert
@@ -91,26 +90,6 @@ def multi(tiny_model: str) -> BertTextRegressor:
     """Three outputs in very different units, so each output's scaling matters."""
     targets = np.c_[Y, 100.0 * Y - 40.0, -3.0 * Y + 0.5]
     return learning(tiny_model).fit(TEXTS, targets)
-
-
-# --- scikit-learn's own data-independent checks -----------------------------------
-
-CHECKS = [
-    estimator_checks.check_no_attributes_set_in_init,
-    estimator_checks.check_get_params_invariance,
-    estimator_checks.check_set_params,
-    estimator_checks.check_mixin_order,
-    estimator_checks.check_estimator_repr,
-    estimator_checks.check_estimator_cloneable,
-    estimator_checks.check_parameters_default_constructible,
-    estimator_checks.check_do_not_raise_errors_in_init_or_set_params,
-]
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__)
-def test_sklearn_check(check, tiny_model: str) -> None:
-    estimator = small(tiny_model)
-    check(type(estimator).__name__, estimator)
 
 
 def test_fit_does_not_change_params_or_inputs(tiny_model: str) -> None:

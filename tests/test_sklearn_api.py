@@ -28,7 +28,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import estimator_checks
 
 from conftest import WORDS
-from skbert import BertTextClassifier, _data
+from skbert import BertTextClassifier, BertTextRegressor, _data
 from skbert.exceptions import ModelLengthWarning
 
 POSITIVE = ["good", "great", "fine", "nice", "love", "best", "fun", "wonderful"]
@@ -80,9 +80,10 @@ CHECKS = [
 ]
 
 
+@pytest.mark.parametrize("estimator_class", [BertTextClassifier, BertTextRegressor])
 @pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__)
-def test_sklearn_check(check, tiny_model: str) -> None:
-    estimator = small(tiny_model)
+def test_sklearn_check(check, estimator_class, tiny_model: str) -> None:
+    estimator = estimator_class(tiny_model, epochs=1, batch_size=8, random_state=0)
     check(type(estimator).__name__, estimator)
 
 
