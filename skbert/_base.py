@@ -45,10 +45,28 @@ SHARED_PARAMETERS = """\
         ``AutoModelForSequenceClassification`` loads works (BERT, DistilBERT,
         RoBERTa, ...); its head is sized in ``fit``.
     max_length : int, default=128
-        Longest input in tokens; longer texts are truncated (for a text pair,
-        the longer text first). Capped at the model's own limit with a
+        Longest input in tokens; longer inputs are read as ``long_text`` says.
+        Capped at the model's own limit with a
         :class:`~skbert.exceptions.ModelLengthWarning`. Batches are padded only
         to their longest input, so a large value costs time only for long texts.
+    long_text : {"truncate", "head_tail", "chunk"}, default="truncate"
+        How an input longer than ``max_length`` is read, in ``fit`` and at
+        prediction time alike. "truncate" keeps its first tokens (for a text
+        pair, the longer text is cut first). "head_tail" keeps its first
+        ``head_ratio`` share of tokens and its last ones, as Sun et al. (2019)
+        found best for long reviews. "chunk" reads all of it, in windows of
+        ``max_length`` tokens that overlap by ``stride`` tokens: ``fit`` trains on
+        every window with its input's target, each window weighted so that an
+        input counts once; prediction averages the windows' outputs (logits) into
+        one row per input. For a text pair, "chunk" windows the second text and
+        keeps at most half of each window for the head of the first.
+    stride : int, default=32
+        Tokens that neighbouring windows share with ``long_text="chunk"``; must
+        be smaller than a window's room for text.
+    head_ratio : float, default=0.25
+        Share of the room that ``long_text="head_tail"`` gives to an input's
+        first tokens; the rest goes to its last tokens (0.25 of 510 is Sun et
+        al.'s 128 + 382).
     batch_size : int, default=32
         Inputs per training step. Prediction uses batches twice this size.
     learning_rate : float, default=1e-4
@@ -185,19 +203,24 @@ def with_parameters(**extra: Any) -> Callable[[type], type]:
 class BertEstimator(BaseEstimator):
     """Base of every skbert estimator; not for direct use.
 
-    Subclasses set ``_loss`` (a key of ``_engine.LOSSES``), ``_problem_type``
-    (transformers'), ``_stratify``, ``_spec_attributes`` (the names of the spec)
-    and implement the target hooks below.
+    Subclasses set ``_loss_kind`` (an ``_engine.Loss`` kind), ``_problem``
+    (transformers' ``problem_type``), ``_stratify``, ``_spec_attributes`` (the
+    names of the spec) and implement the target hooks below.
     """
 
-    _loss: ClassVar[str]
-    _problem_type: ClassVar[str]
+    _loss_kind: ClassVar[str]
+    _problem: ClassVar[str]
     _stratify: ClassVar[bool]
     _spec_attributes: ClassVar[tuple[str, ...]]
+    # Values of spec attributes that files of an older skbert lack.
+    _spec_defaults: ClassVar[Spec] = {}
 
     _parameter_constraints: ClassVar[dict] = {
         "model_name_or_path": [str, os.PathLike],
         "max_length": [Interval(Integral, 2, None, closed="left")],
+        "long_text": [StrOptions({"truncate", "head_tail", "chunk"})],
+        "stride": [Interval(Integral, 0, None, closed="left")],
+        "head_ratio": [Interval(Real, 0.0, 1.0, closed="both")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0.0, None, closed="neither")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
@@ -227,6 +250,9 @@ class BertEstimator(BaseEstimator):
         model_name_or_path: str | os.PathLike = _hub.DEFAULT_MODEL,
         *,
         max_length: int = 128,
+        long_text: str = "truncate",
+        stride: int = 32,
+        head_ratio: float = 0.25,
         batch_size: int = 32,
         learning_rate: float = 1e-4,
         epochs: int = 3,
@@ -249,6 +275,9 @@ class BertEstimator(BaseEstimator):
     ) -> None:
         self.model_name_or_path = model_name_or_path
         self.max_length = max_length
+        self.long_text = long_text
+        self.stride = stride
+        self.head_ratio = head_ratio
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.epochs = epochs
@@ -314,20 +343,31 @@ class BertEstimator(BaseEstimator):
         balanced_on: np.ndarray | None = None,
         name: str = "sample_weight",
     ) -> np.ndarray:
-        """Per-input loss weights, times the class weights of a classifier."""
-        class_weight, classes = self._class_weight(spec)
-        return _data.sample_weights(
-            sample_weight,
-            class_weight,
-            classes,
-            targets,
-            balanced_on=balanced_on,
-            name=name,
-        )
+        """Per-input loss weights (a classifier multiplies in its class weights).
 
-    def _class_weight(self, spec: Spec) -> tuple[Any, np.ndarray | None]:
-        """``(class_weight, classes)`` for the sample weights; none by default."""
-        return None, None
+        ``balanced_on``: the training targets, when ``targets`` are validation
+        targets that take their class weights.
+        """
+        return _data.sample_weights(sample_weight, None, None, targets, name=name)
+
+    def _loss(self, spec: Spec, targets: np.ndarray) -> _engine.Loss:
+        """The training loss for targets ``targets`` in ``spec``."""
+        return _engine.Loss(self._loss_kind)
+
+    def _problem_type(self, spec: Spec) -> str:
+        """transformers' ``config.problem_type`` of the model's head."""
+        return self._problem
+
+    def _tunes(self, spec: Spec) -> bool:
+        """Whether ``fit`` tunes the spec on held-out data (see ``_tune``)."""
+        return False
+
+    def _tune(
+        self, spec: Spec, outputs: np.ndarray, targets: np.ndarray, weights: Any
+    ) -> Spec:
+        """``spec`` tuned on held-out ``outputs`` (as ``_outputs`` returns them)
+        and their encoded ``targets`` and ``weights``; only when ``_tunes``."""
+        return spec
 
     # ------------------------------------------------------------------- fit
 
@@ -440,11 +480,11 @@ class BertEstimator(BaseEstimator):
             raise ValueError("X_val is passed to fit, but y_val is not; pass both.")
         if X_val is None:
             raise ValueError("y_val is passed to fit, but X_val is not; pass both.")
-        if not self.early_stopping:
+        if not (self.early_stopping or self._tunes(spec)):
             raise ValueError(
                 "X_val and y_val are passed to fit while early_stopping=False; "
-                "they serve only early stopping. Set early_stopping=True, or "
-                "leave them out."
+                "they serve only early stopping (and threshold='auto' of a "
+                "multi-label classifier). Set early_stopping=True, or leave them out."
             )
         inputs = _data.check_inputs(X_val, "X_val")
         _, val_targets = self._targets(y_val, len(inputs), spec, validation=True)
@@ -473,35 +513,42 @@ class BertEstimator(BaseEstimator):
         model, tokenizer, max_length = self._model_for_fit(spec, continuing, seed)
 
         def encode(some: _data.Inputs) -> _data.Encoded:
-            return _data.tokenize(tokenizer, some, max_length, self.verbose)
+            return self._tokenize(tokenizer, some, max_length)
 
         encoded = encode(inputs)
         _vocab.warn_if_poorly_covered(tokenizer, encoded.ids, self.model_name_or_path)
         early_stopping = self.early_stopping and not incremental
+        tunes = self._tunes(spec) and not incremental
+        loss = self._loss(spec, targets)
         train_at, evaluate = np.arange(len(inputs)), None
-        if early_stopping:
+        if early_stopping or tunes:
             split, val_encoded, held = self._held_out(
                 inputs, encoded, targets, weights, validation, spec, encode, seed
             )
             train_at = train_at if split is None else split
-            # A fitted estimator sharing ``model``, for scorers during training.
+            # A fitted estimator sharing ``model``, for scorers and tuning.
             view = type(self)(**self.get_params(deep=False))
             precision = _engine.resolve_precision(self.precision, device)
             view._record(spec, model, tokenizer, device, max_length, precision)
-            evaluate = self._evaluator(view, val_encoded, *held)
+            if early_stopping:
+                evaluate = self._evaluator(view, spec, loss, val_encoded, *held)
+        rows = encoded.subset(train_at)
         batches = _data.TrainBatches(
-            encoded.subset(train_at),
-            targets[train_at],
+            rows,
+            rows.per_row(targets[train_at]),
             self.batch_size,
             _data.pad_id_of(tokenizer),
             seed,
-            weights[train_at],
+            rows.per_row(weights[train_at], share=True),
         )
-        config = self._train_config(seed, early_stopping, continuing, incremental)
+        config = self._train_config(seed, loss, early_stopping, continuing, incremental)
         resume = getattr(self, "_optimizer_state", None) if continuing else None
         result = _engine.train(
             model, batches, config, device, evaluate, resume if incremental else None
         )
+        if tunes:
+            outputs = view._outputs_of(val_encoded)
+            spec = self._tune(spec, outputs, held[1], held[2])
         self._record(spec, model, tokenizer, device, max_length, result.precision)
         self._record_result(result, continuing)
         self._optimizer_state = result.optimizer
@@ -526,7 +573,10 @@ class BertEstimator(BaseEstimator):
         if validation is not None:
             return None, encode(validation[0]), validation
         train_at, held = _data.validation_split(
-            targets, self.validation_fraction, seed, stratify=self._stratify
+            targets,
+            self.validation_fraction,
+            seed,
+            stratify=self._stratify and targets.ndim == 1,
         )
         return (
             train_at,
@@ -542,6 +592,8 @@ class BertEstimator(BaseEstimator):
     def _evaluator(
         self,
         view: BertEstimator,
+        spec: Spec,
+        loss: _engine.Loss,
         encoded: _data.Encoded,
         inputs: _data.Inputs,
         targets: np.ndarray,
@@ -551,7 +603,9 @@ class BertEstimator(BaseEstimator):
         """Validation loss and score of ``view``'s current weights.
 
         The loss reuses the token ids from fit; only a ``scoring`` other than None
-        sees the inputs again, through the estimator's own predict methods.
+        sees the inputs again, through the estimator's own predict methods. An
+        estimator that tunes its spec (multi-label thresholds) is tuned on these
+        outputs first, as ``fit`` will tune it at the end.
         """
         import torch
 
@@ -562,13 +616,21 @@ class BertEstimator(BaseEstimator):
         weight_tensor = torch.as_tensor(weights, dtype=torch.float64)
 
         def evaluate() -> tuple[float, float]:
-            outputs = torch.as_tensor(view._outputs_of(encoded), dtype=torch.float64)
-            loss = float(
-                _engine.task_loss(self._loss, outputs, target_tensor, weight_tensor)
+            outputs = view._outputs_of(encoded)
+            value = float(
+                loss(
+                    torch.as_tensor(outputs, dtype=torch.float64),
+                    target_tensor,
+                    weight_tensor,
+                )
             )
             if scorer is None:
-                return loss, -loss
-            return loss, float(scorer(view, inputs, y))
+                return value, -value
+            if self._tunes(spec):
+                tuned = self._tune(spec, outputs, targets, weights)
+                for name, tuned_value in tuned.items():
+                    setattr(view, name, tuned_value)
+            return value, float(scorer(view, inputs, y))
 
         return evaluate
 
@@ -583,7 +645,7 @@ class BertEstimator(BaseEstimator):
             source,
             local,
             self._head_labels(spec),
-            problem_type=self._problem_type,
+            problem_type=self._problem_type(spec),
             seed=seed,
         )
         return model, tokenizer, self._capped_max_length(tokenizer, model.config)
@@ -643,7 +705,12 @@ class BertEstimator(BaseEstimator):
         self.best_epoch_ = previous + result.best_epoch
 
     def _train_config(
-        self, seed: int, early_stopping: bool, continuing: bool, incremental: bool
+        self,
+        seed: int,
+        loss: _engine.Loss,
+        early_stopping: bool,
+        continuing: bool,
+        incremental: bool,
     ) -> _engine.TrainConfig:
         return _engine.TrainConfig(
             epochs=1 if incremental else self.epochs,
@@ -658,7 +725,7 @@ class BertEstimator(BaseEstimator):
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,
             verbose=self.verbose,
-            loss=self._loss,
+            loss=loss,
             seed=seed,
             freeze_layers=self.freeze_layers,
             restore_on_failure=continuing,
@@ -692,14 +759,21 @@ class BertEstimator(BaseEstimator):
         check_is_fitted(self)
         inputs = _data.check_inputs(X)
         return self._outputs_of(
-            _data.tokenize(self.tokenizer_, inputs, self.max_length_, self.verbose)
+            self._tokenize(self.tokenizer_, inputs, self.max_length_)
         )
 
+    def _tokenize(
+        self, tokenizer: Any, inputs: _data.Inputs, max_length: int
+    ) -> _data.Encoded:
+        reading = _data.Reading(self.long_text, self.stride, self.head_ratio)
+        return _data.tokenize(tokenizer, inputs, max_length, self.verbose, reading)
+
     def _outputs_of(self, encoded: _data.Encoded) -> np.ndarray:
+        """One row of outputs per input: the mean over its windows' rows."""
         batches = _data.inference_batches(
             encoded, 2 * self.batch_size, _data.pad_id_of(self.tokenizer_)
         )
-        return _engine.predict_logits(
+        rows = _engine.predict_logits(
             self.model_,
             batches,
             len(encoded),
@@ -708,6 +782,7 @@ class BertEstimator(BaseEstimator):
             total=len(batches),
             verbose=self.verbose,
         )
+        return encoded.pool(rows)
 
     # ----------------------------------------------------------- persistence
 
@@ -749,6 +824,8 @@ class BertEstimator(BaseEstimator):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         model = _persistence.unpickled_model(state)
+        if model is not None:
+            state = {**self._spec_defaults, **state}
         super().__setstate__(state)
         if model is not None:
             _persistence.attach(self, *model)

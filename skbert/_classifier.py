@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy.special import expit
 from sklearn.base import ClassifierMixin
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 
-from . import _data
+from . import _data, _engine
 from ._base import BertEstimator, Spec, shared_docs, with_parameters
 
 
 @shared_docs
-@with_parameters(class_weight=None)
+@with_parameters(class_weight=None, threshold=0.5)
 class BertTextClassifier(ClassifierMixin, BertEstimator):
     """Fine-tune a pretrained BERT-family model as a scikit-learn text classifier.
 
@@ -28,12 +34,30 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
     {parameters}
     class_weight : dict, "balanced" or None, default=None
         Weights by class, multiplied into ``sample_weight``: a dict keyed by the
-        labels, or "balanced" for ``n_samples / (n_classes * count)``.
+        labels, or "balanced" for ``n_samples / (n_classes * count)``. For a
+        multi-label ``y``, the weight of each label's positive term in the loss
+        (``pos_weight`` of ``torch.nn.BCEWithLogitsLoss``): a dict keyed by
+        column index, or "balanced" for ``n_negatives / n_positives`` of each
+        label, which lets rare labels be predicted at all.
+    threshold : float in (0, 1) or "auto", default=0.5
+        Multi-label only: the probability at which ``predict`` sets a label.
+        "auto" chooses one threshold per label in ``fit``, the one with the best
+        F1 on held-out data (``X_val`` and ``y_val`` when given, else a
+        ``validation_fraction`` of ``X``, which is then not trained on), and
+        stores them in ``thresholds_``. Changing it after ``fit`` needs no
+        retraining.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        The labels seen in ``fit``, sorted; ``predict`` returns these.
+        The labels seen in ``fit``, sorted; ``predict`` returns these. For a
+        multi-label ``y``, its column indices ``0 .. n_labels - 1``.
+    multilabel_ : bool
+        Whether ``y`` was a multi-label indicator matrix.
+    thresholds_ : ndarray of shape (n_labels,) or None
+        The per-label thresholds that ``threshold="auto"`` chose (or
+        :meth:`tune_thresholds`); None for a single-label model or one fitted
+        with a float ``threshold``.
     {attributes}
 
     See Also
@@ -44,6 +68,18 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
 
     Notes
     -----
+    A multi-label ``y`` is a 0/1 indicator matrix of shape (n_samples,
+    n_labels), as ``sklearn.preprocessing.MultiLabelBinarizer`` makes from lists
+    of labels. The model then has a sigmoid per label trained with binary
+    cross-entropy; ``predict`` returns an indicator matrix and ``score`` is the
+    subset accuracy. Thresholds may leave a text without any label; to give
+    every text at least its most probable one::
+
+        Y = clf.predict(X)
+        proba = clf.predict_proba(X)
+        empty = Y.sum(axis=1) == 0
+        Y[empty, proba[empty].argmax(axis=1)] = 1
+
     The defaults were chosen on the bundled MiniLM-L6 model and a seeded
     2,000-sentence SST-2 sample (see the README's "Defaults" section for the
     measurement).
@@ -63,13 +99,15 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
     (1, 2)
     """
 
-    _loss = "cross_entropy"
-    _problem_type = "single_label_classification"
+    _loss_kind = "cross_entropy"
+    _problem = "single_label_classification"
     _stratify = True
-    _spec_attributes = ("classes_",)
+    _spec_attributes = ("classes_", "multilabel_", "thresholds_")
+    _spec_defaults: ClassVar[Spec] = {"multilabel_": False, "thresholds_": None}
     _parameter_constraints: ClassVar[dict] = {
         **BertEstimator._parameter_constraints,
         "class_weight": [None, dict, StrOptions({"balanced"})],
+        "threshold": [Interval(Real, 0.0, 1.0, closed="neither"), StrOptions({"auto"})],
     }
 
     def _targets(
@@ -80,31 +118,119 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         validation: bool = False,
         sample_weight: Any = None,
     ) -> tuple[Spec, np.ndarray]:
+        name = "y_val" if validation else "y"
+        matrix = _data.label_matrix(y, name)
+        if matrix is not None:
+            return self._multilabel_targets(matrix, n_samples, spec, validation)
+        if spec is not None and spec["multilabel_"]:
+            raise ValueError(
+                f"{name} is 1-D, but {'y' if validation else 'the fitted estimator'} "
+                f"is multi-label: pass a 0/1 indicator matrix of shape "
+                f"(n_samples, {len(spec['classes_'])})."
+            )
         if spec is None:
             classes, codes = _data.encode_labels(y, n_samples)
-            return {"classes_": classes}, codes
+            return self._single_label_spec(classes), codes
         names = ("X_val", "y_val", "y") if validation else ("X", "y", "classes_")
         codes = _data.encode_with_classes(y, n_samples, spec["classes_"], names)
         return spec, codes
 
+    def _multilabel_targets(
+        self, matrix: np.ndarray, n_samples: int, spec: Spec | None, validation: bool
+    ) -> tuple[Spec, np.ndarray]:
+        name = "y_val" if validation else "y"
+        targets = _data.multilabel_targets(matrix, n_samples, name)
+        n_labels = targets.shape[1]
+        if spec is None:
+            spec = {"classes_": np.arange(n_labels), "multilabel_": True}
+            return {**spec, "thresholds_": None}, targets
+        if not spec["multilabel_"] or len(spec["classes_"]) != n_labels:
+            fitted = "y" if validation else "the fitted estimator"
+            kind = (
+                f"a multi-label indicator matrix with {len(spec['classes_'])} columns"
+                if spec["multilabel_"]
+                else f"single-label, with classes {spec['classes_'].tolist()}"
+            )
+            raise ValueError(
+                f"{name} is a multi-label indicator matrix with {n_labels} columns, "
+                f"but {fitted} is {kind}."
+            )
+        return spec, targets
+
+    def _single_label_spec(self, classes: np.ndarray) -> Spec:
+        if isinstance(self.threshold, str) or self.threshold != 0.5:
+            raise ValueError(
+                f"threshold={self.threshold!r} applies to multi-label targets (a 0/1 "
+                "indicator matrix y), but y holds one label per text. Leave "
+                "threshold at 0.5; to tune a binary decision threshold, wrap the "
+                "classifier in sklearn.model_selection.TunedThresholdClassifierCV."
+            )
+        return {"classes_": classes, "multilabel_": False, "thresholds_": None}
+
     def _warm_start_targets(self, y: Any, n_samples: int) -> tuple[Spec, np.ndarray]:
         spec, codes = self._targets(y, n_samples, None)
-        if not np.array_equal(spec["classes_"], self.classes_):
+        if spec["multilabel_"] != self.multilabel_ or not np.array_equal(
+            spec["classes_"], self.classes_
+        ):
             raise ValueError(
                 "warm_start can only be used where `y` has the same classes as in "
-                f"the previous call to fit. Previously got {self.classes_.tolist()}, "
-                f"`y` has {spec['classes_'].tolist()}."
+                f"the previous call to fit. Previously got {self._described()}, "
+                f"`y` has {self._described(spec)}."
             )
         return spec, codes
+
+    def _described(self, spec: Spec | None = None) -> str:
+        spec = self._spec() if spec is None else spec
+        if spec["multilabel_"]:
+            return f"{len(spec['classes_'])} labels (a multi-label matrix)"
+        return str(spec["classes_"].tolist())
 
     def _head_labels(self, spec: Spec) -> list[str]:
         return [str(label) for label in spec["classes_"]]
 
     def _decode(self, spec: Spec, targets: np.ndarray) -> np.ndarray:
+        if spec["multilabel_"]:
+            return targets.astype(np.int64)
         return spec["classes_"][targets]
 
-    def _class_weight(self, spec: Spec) -> tuple[Any, np.ndarray]:
-        return self.class_weight, spec["classes_"]
+    def _weights(
+        self,
+        sample_weight: Any,
+        spec: Spec,
+        targets: np.ndarray,
+        balanced_on: np.ndarray | None = None,
+        name: str = "sample_weight",
+    ) -> np.ndarray:
+        if spec["multilabel_"]:  # class weights weigh the labels, in the loss
+            return super()._weights(sample_weight, spec, targets, name=name)
+        return _data.sample_weights(
+            sample_weight,
+            self.class_weight,
+            spec["classes_"],
+            targets,
+            balanced_on=balanced_on,
+            name=name,
+        )
+
+    def _loss(self, spec: Spec, targets: np.ndarray) -> _engine.Loss:
+        if not spec["multilabel_"]:
+            return _engine.Loss("cross_entropy")
+        pos_weight = _data.positive_weights(self.class_weight, targets)
+        return _engine.Loss("binary_cross_entropy", pos_weight)
+
+    def _problem_type(self, spec: Spec) -> str:
+        if spec["multilabel_"]:
+            return "multi_label_classification"
+        return self._problem
+
+    def _tunes(self, spec: Spec) -> bool:
+        return bool(spec["multilabel_"]) and isinstance(self.threshold, str)
+
+    def _tune(
+        self, spec: Spec, outputs: np.ndarray, targets: np.ndarray, weights: Any
+    ) -> Spec:
+        thresholds = best_f1_thresholds(_sigmoid(outputs), targets, weights)
+        return {**spec, "thresholds_": thresholds}
 
     def partial_fit(
         self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
@@ -119,13 +245,14 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         Parameters
         ----------
         X : iterable of str, or of text pairs
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Labels, all of which must be in ``classes`` (first call) or in
-            ``classes_`` (later calls); a call may contain a single class.
+            ``classes_`` (later calls); a call may contain a single class. Or a
+            multi-label 0/1 indicator matrix with the same columns in every call.
         classes : array-like, default=None
             Every label that will ever appear, at least two. Required on the
-            first call and ignored afterwards unless it differs from
-            ``classes_``.
+            first call (except for a multi-label ``y``, whose columns are the
+            labels) and ignored afterwards unless it differs from ``classes_``.
         sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
@@ -139,11 +266,23 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
                 "as with scikit-learn's SGDClassifier."
             )
         fitted = self.__sklearn_is_fitted__()
+        matrix = None if fitted else _data.label_matrix(y)
+        if matrix is not None:  # a first multi-label call: the columns are the labels
+            if classes is not None and len(classes) != matrix.shape[1]:
+                raise ValueError(
+                    f"classes has {len(classes)} entries, but y is a multi-label "
+                    f"indicator matrix with {matrix.shape[1]} columns."
+                )
+            return self._partial_fit(X, y, sample_weight, None)
         if classes is None and not fitted:
             raise ValueError("classes must be passed on the first call to partial_fit.")
         if classes is not None:
             known = np.unique(np.asarray(classes))
-            if fitted and not np.array_equal(known, self.classes_):
+            if (
+                fitted
+                and not self.multilabel_
+                and not np.array_equal(known, self.classes_)
+            ):
                 raise ValueError(
                     f"classes={known.tolist()} is not the same as "
                     f"classes_={self.classes_.tolist()} from the first call."
@@ -153,8 +292,45 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
                     f"classes={known.tolist()} has fewer than two classes; a "
                     "classifier needs at least two."
                 )
-        spec = None if fitted else {"classes_": known}
+        spec = None if fitted else self._single_label_spec(known)
         return self._partial_fit(X, y, sample_weight, spec)
+
+    def tune_thresholds(
+        self, X: Any, y: Any, sample_weight: Any = None
+    ) -> BertTextClassifier:
+        """Choose ``thresholds_`` of a multi-label model on ``X`` and ``y``.
+
+        For each label, the probability threshold that maximises its F1 on these
+        held-out inputs (0.5 for a label without positives there), as
+        ``threshold="auto"`` does in ``fit``; ``predict`` uses them while
+        ``threshold="auto"``. The model is not retrained.
+
+        Parameters
+        ----------
+        X : iterable of str, or of text pairs
+            Held-out inputs, not the training data (on which every threshold
+            would look good).
+        y : array-like of shape (n_samples, n_labels)
+            Their 0/1 indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : BertTextClassifier
+        """
+        outputs = self._outputs(X)  # checks fitted before the spec is read
+        if not self.multilabel_:
+            raise ValueError(
+                "tune_thresholds is for multi-label classifiers; this one was "
+                "fitted on one label per text. For a binary decision threshold, "
+                "use sklearn.model_selection.TunedThresholdClassifierCV."
+            )
+        _, targets = self._targets(y, len(outputs), self._spec())
+        weights = self._weights(sample_weight, self._spec(), targets)
+        self.thresholds_ = self._tune(self._spec(), outputs, targets, weights)[
+            "thresholds_"
+        ]
+        return self
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits for each input; for two classes, the logit margin of ``classes_[1]``.
@@ -163,21 +339,90 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             1-D for binary problems, as in scikit-learn, positive for
-            ``classes_[1]``.
+            ``classes_[1]``; one logit per label for a multi-label model.
         """
         logits = self._outputs(X)
-        if logits.shape[1] == 2:
+        if logits.shape[1] == 2 and not self.multilabel_:
             return logits[:, 1] - logits[:, 0]
         return logits
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, columns in the order of ``classes_``."""
-        return np.exp(_log_softmax(self._outputs(X)))
+        """Class probabilities, columns in the order of ``classes_``.
+
+        For a multi-label model, each label's own probability (a sigmoid per
+        label), so a row need not sum to 1.
+        """
+        logits = self._outputs(X)
+        if self.multilabel_:
+            return _sigmoid(logits)
+        return np.exp(_log_softmax(logits))
 
     def predict(self, X: Any) -> np.ndarray:
-        """The most likely label of each input, taken from ``classes_``."""
+        """The most likely label of each input, taken from ``classes_``.
+
+        For a multi-label model, a 0/1 indicator matrix: 1 where a label's
+        probability reaches its threshold (``threshold``, or ``thresholds_``
+        when ``threshold="auto"``).
+        """
         logits = self._outputs(X)  # checks fitted before classes_ is read
+        if self.multilabel_:
+            return (_sigmoid(logits) >= self._label_thresholds()).astype(np.int64)
         return self.classes_[np.argmax(logits, axis=1)]
+
+    def _label_thresholds(self) -> float | np.ndarray:
+        validate_parameter_constraints(
+            {"threshold": self._parameter_constraints["threshold"]},
+            {"threshold": self.threshold},
+            caller_name=type(self).__name__,
+        )
+        if not isinstance(self.threshold, str):
+            return float(self.threshold)
+        if self.thresholds_ is None:
+            raise ValueError(
+                "threshold='auto', but no thresholds_ were tuned: fit tunes them "
+                "only when threshold='auto' is set before it, and partial_fit "
+                "holds out no data. Call tune_thresholds(X_val, y_val) with "
+                "held-out data, or set a float threshold."
+            )
+        return self.thresholds_
+
+
+def best_f1_thresholds(
+    probabilities: np.ndarray, targets: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """Per label, the probability threshold with the best (weighted) F1.
+
+    The threshold lies halfway between the lowest probability predicted positive
+    and the next lower one, so it does not sit on a held-out input; a label
+    without positives keeps 0.5.
+    """
+    return np.array(
+        [
+            _best_f1_threshold(probabilities[:, j], targets[:, j] > 0.5, weights)
+            for j in range(probabilities.shape[1])
+        ]
+    )
+
+
+def _best_f1_threshold(
+    scores: np.ndarray, positive: np.ndarray, weights: np.ndarray
+) -> float:
+    positives = weights[positive].sum()
+    if not positives > 0:
+        return 0.5
+    order = np.argsort(-scores, kind="stable")
+    ranked = scores[order]
+    true_positives = np.cumsum(weights[order] * positive[order])
+    predicted = np.cumsum(weights[order])
+    cuts = np.flatnonzero(np.r_[ranked[1:] < ranked[:-1], True])  # ends of ties
+    f1 = 2 * true_positives[cuts] / (positives + predicted[cuts])
+    best = cuts[np.argmax(f1)]
+    lower = ranked[best + 1] if best + 1 < len(ranked) else 0.0
+    return float((ranked[best] + lower) / 2)
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return expit(logits.astype(np.float64))
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:

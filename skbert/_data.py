@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -157,7 +158,8 @@ def encode_labels(y: Any, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
     if labels.ndim != 1:
         raise ValueError(
             f"y must be 1-D (one label per text), got an array of shape "
-            f"{labels.shape}. Multi-label targets are not supported."
+            f"{labels.shape}. For multi-label targets, pass a 0/1 indicator "
+            "matrix of shape (n_samples, n_labels)."
         )
     if labels.shape[0] != n_samples:
         raise ValueError(
@@ -175,6 +177,117 @@ def encode_labels(y: Any, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
             "at least two classes."
         )
     return classes, codes.astype(np.int64)
+
+
+def label_matrix(y: Any, name: str = "y") -> np.ndarray | None:
+    """``y`` as an array if it is 2-D (multi-label), None if it is 1-D.
+
+    A list of label lists (``[["joy"], ["anger", "fear"]]``) is refused with a
+    pointer to ``MultiLabelBinarizer``: its rows are sets of labels, not the
+    indicator matrix that multi-label targets are.
+    """
+    if y is None or isinstance(y, str):
+        return None
+    if hasattr(y, "toarray"):  # a scipy sparse indicator matrix
+        return np.asarray(y.toarray())
+    if hasattr(y, "__array__"):
+        values = np.asarray(y)
+        if values.ndim == 1 and values.dtype == object and len(values):
+            _refuse_label_lists(values.tolist(), name)
+        return values if values.ndim == 2 else None
+    items = list(y)
+    _refuse_label_lists(items, name)
+    if items and isinstance(items[0], (list, tuple, np.ndarray)):
+        return np.asarray(items)
+    return None
+
+
+def _refuse_label_lists(items: list[Any], name: str) -> None:
+    nested = [isinstance(item, (list, tuple, set, frozenset)) for item in items]
+    if not any(nested):
+        return
+    lengths = {
+        len(item) for item, is_list in zip(items, nested, strict=True) if is_list
+    }
+    if all(nested) and len(lengths) == 1:
+        return  # a matrix written as lists; multilabel_targets checks its values
+    raise ValueError(
+        f"{name} is a list of label lists (item {nested.index(True)} is "
+        f"{items[nested.index(True)]!r:.50}). Multi-label targets must be a 0/1 "
+        "indicator matrix of shape (n_samples, n_labels): use "
+        f"sklearn.preprocessing.MultiLabelBinarizer().fit_transform({name}), and "
+        "its classes_ for the column names."
+    )
+
+
+def multilabel_targets(
+    matrix: np.ndarray, n_samples: int, name: str = "y"
+) -> np.ndarray:
+    """A 2-D ``y`` checked as a 0/1 indicator matrix, as float32."""
+    if matrix.shape[0] != n_samples:
+        raise ValueError(
+            f"X has {n_samples} texts but {name} has {matrix.shape[0]} rows; "
+            "they must be the same length."
+        )
+    try:
+        numbers = matrix.astype(np.float64)
+    except (TypeError, ValueError):
+        numbers = None
+    if numbers is None or not np.isin(numbers, (0.0, 1.0)).all():
+        bad = _first_bad_cell(matrix, numbers)
+        raise ValueError(
+            f"{name} is 2-D, so it is read as a multi-label indicator matrix, but "
+            f"row {bad[0]}, column {bad[1]} holds {matrix[bad]!r}, not 0 or 1. "
+            "Every cell must be 0 or 1; for label names or label lists, use "
+            "sklearn.preprocessing.MultiLabelBinarizer."
+        )
+    if matrix.shape[1] < 2:
+        raise ValueError(
+            f"{name} has shape {matrix.shape}: a single column. Pass it as a 1-D "
+            f"array ({name}.ravel()) for a single-label problem; a multi-label "
+            "indicator matrix has a column per label, at least two."
+        )
+    return numbers.astype(np.float32)
+
+
+def _first_bad_cell(matrix: np.ndarray, numbers: np.ndarray | None) -> tuple[int, int]:
+    if numbers is None:
+        good = np.zeros(matrix.shape, dtype=bool)
+        for index, value in np.ndenumerate(matrix):
+            good[index] = isinstance(value, (int, float, np.number)) and value in (0, 1)
+    else:
+        good = np.isin(numbers, (0.0, 1.0))
+    row, column = np.argwhere(~good)[0]
+    return int(row), int(column)
+
+
+def positive_weights(
+    class_weight: Any, targets: np.ndarray, name: str = "class_weight"
+) -> tuple[float, ...] | None:
+    """One weight per label for the positive term of the multi-label loss.
+
+    "balanced" gives ``n_negative / n_positive`` of each label in ``targets``
+    (1 for a label without positives), as ``BCEWithLogitsLoss``'s documentation
+    suggests; a dict maps column indices to weights (others 1).
+    """
+    if class_weight is None:
+        return None
+    n_labels = targets.shape[1]
+    if isinstance(class_weight, str):  # "balanced"
+        positives = targets.sum(axis=0)
+        negatives = len(targets) - positives
+        ratio = np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
+        return tuple(float(r) for r in ratio)
+    weights = np.ones(n_labels)
+    for key, value in class_weight.items():
+        if not isinstance(key, (int, np.integer)) or not 0 <= key < n_labels:
+            raise ValueError(
+                f"{name} key {key!r} is not a column of the multi-label y; for "
+                f"multi-label targets its keys are column indices, 0 to "
+                f"{n_labels - 1}, and its values each label's positive-class weight."
+            )
+        weights[int(key)] = float(value)
+    return tuple(float(w) for w in weights)
 
 
 def sample_weights(
@@ -334,17 +447,24 @@ def _label_kind(value: Any) -> str:
 
 
 class Encoded(Sequence[np.ndarray]):
-    """Unpadded token ids of each input, and segment ids for text pairs.
+    """Unpadded token ids of each row, and segment ids for text pairs.
 
-    Indexing gives one input's ids; ``type_ids`` is None for single texts (the
-    model's default, all zeros) and for models without segment embeddings.
+    A row is one input, except with ``long_text="chunk"``, where an input may
+    span several rows (its windows): ``doc`` then gives each row's input, rows
+    of an input next to each other and inputs in order. Indexing gives one row's
+    ids; ``type_ids`` is None for single texts (the model's default, all zeros)
+    and for models without segment embeddings.
     """
 
     def __init__(
-        self, ids: list[np.ndarray], type_ids: list[np.ndarray] | None = None
+        self,
+        ids: list[np.ndarray],
+        type_ids: list[np.ndarray] | None = None,
+        doc: np.ndarray | None = None,
     ) -> None:
         self.ids = ids
         self.type_ids = type_ids
+        self.doc = doc
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -356,25 +476,81 @@ class Encoded(Sequence[np.ndarray]):
     def lengths(self) -> np.ndarray:
         return np.fromiter((len(x) for x in self.ids), dtype=np.int64)
 
+    @property
+    def n_inputs(self) -> int:
+        """Number of inputs (documents), whatever their number of rows."""
+        return len(self.ids) if self.doc is None else int(self.doc[-1]) + 1
+
     def subset(self, indices: Iterable[int]) -> Encoded:
+        """The rows of the inputs at ``indices``, in that order."""
         at = list(indices)
+        doc = None
+        if self.doc is not None:
+            first = np.searchsorted(self.doc, at, side="left")
+            end = np.searchsorted(self.doc, at, side="right")
+            doc = np.repeat(np.arange(len(at)), end - first)
+            at = [row for a, b in zip(first, end, strict=True) for row in range(a, b)]
         types = None if self.type_ids is None else [self.type_ids[i] for i in at]
-        return Encoded([self.ids[i] for i in at], types)
+        return Encoded([self.ids[i] for i in at], types, doc)
+
+    def per_row(self, values: np.ndarray, share: bool = False) -> np.ndarray:
+        """Per-input ``values`` repeated for each of the input's rows; ``share``
+        divides them by the input's number of rows (weights: an input counts
+        once, however many windows it has)."""
+        if self.doc is None:
+            return values
+        rows = values[self.doc]
+        if share:
+            counts = np.bincount(self.doc)[self.doc].astype(np.float64)
+            rows = rows / counts.reshape(-1, *([1] * (rows.ndim - 1)))
+        return rows
+
+    def pool(self, outputs: np.ndarray) -> np.ndarray:
+        """Per-row ``outputs`` as one row per input: the mean over its rows."""
+        if self.doc is None:
+            return outputs
+        sums = np.zeros((self.n_inputs, outputs.shape[1]), dtype=np.float64)
+        np.add.at(sums, self.doc, outputs)
+        counts = np.bincount(self.doc, minlength=self.n_inputs)
+        return (sums / counts[:, None]).astype(outputs.dtype)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How inputs longer than ``max_length`` are read: the ``long_text``,
+    ``stride`` and ``head_ratio`` parameters of the estimators."""
+
+    long_text: str = "truncate"
+    stride: int = 32
+    head_ratio: float = 0.25
 
 
 def tokenize(
-    tokenizer: Any, inputs: Sequence[Any], max_length: int, verbose: int = 0
+    tokenizer: Any,
+    inputs: Sequence[Any],
+    max_length: int,
+    verbose: int = 0,
+    reading: Reading = Reading(),
 ) -> Encoded:
-    """Token ids of each text or text pair, truncated to ``max_length``, unpadded.
+    """Token ids of each text or text pair, at most ``max_length``, unpadded.
 
     A pair is encoded as transformers' ``tokenizer(text, text_pair)`` does
-    (``[CLS] a [SEP] b [SEP]`` for BERT, with segment ids), truncating the longer
-    text first. Special-token strings in the text (a literal "[SEP]") are split
-    as ordinary text, never turned into control tokens. A lone surrogate
-    ("\\ud800": a valid Python str that UTF-8 cannot encode, which the Rust
-    tokenizer rejects with a TypeError) becomes U+FFFD, which BERT's normaliser
-    drops like a control character; a surrogate pair becomes the character it
-    encodes.
+    (``[CLS] a [SEP] b [SEP]`` for BERT, with segment ids). An input longer than
+    ``max_length`` is read as ``reading`` says:
+
+    - "truncate": its first tokens (for a pair, the longer text is cut first);
+    - "head_tail": its first ``head_ratio`` share of the room and its last tokens
+      (a pair's texts get their room as with "truncate", then each keeps its
+      head and tail);
+    - "chunk": windows of ``max_length`` tokens that overlap by ``stride``
+      tokens, one row each (``Encoded.doc``); for a pair, the windows run over
+      the second text, and the first text keeps its head, at most half the room.
+
+    Special-token strings in the text (a literal "[SEP]") are split as ordinary
+    text, never turned into control tokens. A lone surrogate ("\\ud800": a
+    valid Python str that UTF-8 cannot encode, which the Rust tokenizer rejects
+    with a TypeError) becomes U+FFFD, which BERT's normaliser drops like a
+    control character; a surrogate pair becomes the character it encodes.
 
     Inputs go to the tokenizer in chunks, at the same speed: in one call its
     intermediate objects (every token string and offset, and the truncated-off
@@ -391,27 +567,197 @@ def tokenize(
             f"max_length={max_length} leaves no room for {kind}: the model adds "
             f"{specials} special tokens to each. Use a max_length above {specials}."
         )
+    room = max_length - specials
+    if reading.long_text == "chunk":
+        _check_stride(reading.stride, room - room // 2 if pairs else room, pairs)
     types = pairs and "token_type_ids" in tokenizer.model_input_names
-    ids: list[np.ndarray] = []
-    type_ids: list[np.ndarray] = []
+    build = None
+    if reading.long_text != "truncate":
+        build = _RowBuilder(tokenizer, pairs, types, room, reading)
+    rows = _Rows(types)
     starts = range(0, len(inputs), chunk_size)
     for start in tqdm(starts, desc="Tokenising", disable=verbose < 1, leave=False):
         chunk = inputs[start : start + chunk_size]
         columns = list(zip(*chunk, strict=True)) if pairs else [chunk]
-        encoded = tokenizer(
-            *([_encodable(text) for text in column] for column in columns),
-            add_special_tokens=True,
-            truncation="longest_first",
-            max_length=max_length,
-            padding=False,
-            split_special_tokens=True,
-            return_attention_mask=False,
-            return_token_type_ids=types,
+        texts = [[_encodable(text) for text in column] for column in columns]
+        if build is None:
+            encoded = tokenizer(
+                *texts,
+                add_special_tokens=True,
+                truncation="longest_first",
+                max_length=max_length,
+                padding=False,
+                split_special_tokens=True,
+                return_attention_mask=False,
+                return_token_type_ids=types,
+            )
+            types_of = encoded["token_type_ids"] if types else None
+            rows.add_truncated(encoded["input_ids"], types_of)
+        else:
+            build(texts, rows)
+    return rows.encoded()
+
+
+def _check_stride(stride: int, room: int, pairs: bool) -> None:
+    if stride >= room:
+        where = " of the second text of a pair" if pairs else ""
+        raise ValueError(
+            f"stride={stride} must be smaller than the tokens a window{where} "
+            f"holds ({room} at this max_length), or windows would not advance. "
+            "Lower stride or raise max_length."
         )
-        ids.extend(np.asarray(x, dtype=np.int64) for x in encoded["input_ids"])
-        if types:
-            type_ids.extend(np.asarray(x, np.uint8) for x in encoded["token_type_ids"])
-    return Encoded(ids, type_ids if types else None)
+
+
+class _Rows:
+    """The rows of :func:`tokenize` as they are built."""
+
+    def __init__(self, types: bool) -> None:
+        self.ids: list[np.ndarray] = []
+        self.type_ids: list[np.ndarray] | None = [] if types else None
+        self.doc: list[int] = []
+        self.n_inputs = 0
+
+    def add_truncated(self, ids: list[list[int]], type_ids: Any) -> None:
+        self.ids.extend(np.asarray(x, dtype=np.int64) for x in ids)
+        if self.type_ids is not None:
+            self.type_ids.extend(np.asarray(x, np.uint8) for x in type_ids)
+        self.doc.extend(range(self.n_inputs, self.n_inputs + len(ids)))
+        self.n_inputs += len(ids)
+
+    def add_input(self, windows: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        for ids, type_ids in windows:
+            self.ids.append(ids)
+            if self.type_ids is not None:
+                self.type_ids.append(type_ids)
+            self.doc.append(self.n_inputs)
+        self.n_inputs += 1
+
+    def encoded(self) -> Encoded:
+        several = len(self.doc) != self.n_inputs
+        doc = np.asarray(self.doc, dtype=np.int64) if several else None
+        return Encoded(self.ids, self.type_ids, doc)
+
+
+class _RowBuilder:
+    """Rows of ``long_text="head_tail"`` or ``"chunk"`` from untruncated tokens.
+
+    The special tokens come from a template: where the tokenizer puts its own
+    around one sentinel text (or a sentinel pair), with their segment ids, so
+    any model's layout (BERT's ``[CLS] a [SEP] b [SEP]``, RoBERTa's
+    ``<s> a </s></s> b </s>``) is kept.
+    """
+
+    def __init__(
+        self, tokenizer: Any, pairs: bool, types: bool, room: int, reading: Reading
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.pairs = pairs
+        self.room = room
+        self.reading = reading
+        self.template = _template(tokenizer, pairs)
+
+    def __call__(self, texts: list[list[str]], rows: _Rows) -> None:
+        columns = [
+            self.tokenizer(
+                column,
+                add_special_tokens=False,
+                truncation=False,
+                padding=False,
+                split_special_tokens=True,
+                return_attention_mask=False,
+                return_token_type_ids=False,
+                verbose=False,
+            )["input_ids"]
+            for column in texts
+        ]
+        for parts in zip(*columns, strict=True):
+            rows.add_input(self._windows(*parts))
+
+    def _windows(self, *parts: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+        if self.reading.long_text == "head_tail":
+            budgets = _budgets([len(p) for p in parts], self.room)
+            kept = [self._head_tail(p, n) for p, n in zip(parts, budgets, strict=True)]
+            return [self._row(kept)]
+        if not self.pairs:
+            return [self._row([w]) for w in _windows(parts[0], self.room, self.reading)]
+        first, second = parts
+        first = first[: min(len(first), max(self.room - len(second), self.room // 2))]
+        room = self.room - len(first)
+        return [self._row([first, w]) for w in _windows(second, room, self.reading)]
+
+    def _head_tail(self, ids: list[int], budget: int) -> list[int]:
+        if len(ids) <= budget:
+            return ids
+        head = round(budget * self.reading.head_ratio)
+        return ids[:head] + ids[len(ids) - (budget - head) :]
+
+    def _row(self, parts: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        ids, type_ids = [], []
+        for (fixed, fixed_types), part, part_type in zip(
+            self.template.fixed,
+            [*parts, []],
+            [*self.template.part_types, 0],
+            strict=True,
+        ):
+            ids += fixed + part
+            type_ids += fixed_types + [part_type] * len(part)
+        return np.asarray(ids, dtype=np.int64), np.asarray(type_ids, dtype=np.uint8)
+
+
+def _windows(ids: list[int], room: int, reading: Reading) -> list[list[int]]:
+    """Windows of ``room`` tokens over ``ids``, overlapping by ``reading.stride``."""
+    step = room - reading.stride
+    return [
+        ids[start : start + room]
+        for start in range(0, max(len(ids) - reading.stride, 1), step)
+    ]
+
+
+def _budgets(lengths: list[int], room: int) -> list[int]:
+    """Tokens each text keeps, as ``truncation="longest_first"`` shares ``room``."""
+    if sum(lengths) <= room:
+        return lengths
+    if len(lengths) == 1:
+        return [room]
+    first, second = lengths
+    if first <= room // 2:
+        return [first, room - first]
+    if second <= room // 2:
+        return [room - second, second]
+    return [room - room // 2, room // 2]
+
+
+@dataclass(frozen=True)
+class _Template:
+    """The tokenizer's special tokens before, between and after the texts."""
+
+    fixed: list[tuple[list[int], list[int]]]  # (ids, segment ids), one more than parts
+    part_types: list[int]  # the segment id of each text
+
+
+def _template(tokenizer: Any, pairs: bool) -> _Template:
+    sentinels = ["a", "b"] if pairs else ["a"]
+    full = tokenizer(*sentinels, add_special_tokens=True, return_token_type_ids=True)
+    ids, types = full["input_ids"], full["token_type_ids"]
+    fixed, part_types, at = [], [], 0
+    for sentinel in sentinels:
+        part = tokenizer(sentinel, add_special_tokens=False)["input_ids"]
+        start = _find(ids, part, at)
+        fixed.append((ids[at:start], types[at:start]))
+        part_types.append(types[start])
+        at = start + len(part)
+    fixed.append((ids[at:], types[at:]))
+    return _Template(fixed, part_types)
+
+
+def _find(ids: list[int], part: list[int], start: int) -> int:
+    for position in range(start, len(ids) - len(part) + 1):
+        if ids[position : position + len(part)] == part:
+            return position
+    raise ValueError(
+        "long_text='head_tail' and 'chunk' need a tokenizer that keeps a text's "
+        "tokens intact when it adds its special tokens; this one does not."
+    )
 
 
 def _encodable(text: str, utf16: str = "utf-16-le") -> str:

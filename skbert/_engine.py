@@ -50,13 +50,76 @@ class BatchSource(Protocol):
     def epoch(self, index: int) -> Iterator[Batch]: ...
 
 
+def weighted_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Cross-entropy averaged with per-sample weights (sum w*l / sum w)."""
+    losses = nn.functional.cross_entropy(logits, targets, reduction="none")
+    return _weighted_mean(losses, weights)
+
+
+def weighted_mse(
+    outputs: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Squared error, averaged over the outputs, then with per-sample weights."""
+    errors = (outputs - targets.reshape(outputs.shape)) ** 2
+    return _weighted_mean(errors.mean(dim=1), weights)
+
+
+def weighted_binary_cross_entropy(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    weights: torch.Tensor,
+    pos_weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Sigmoid cross-entropy of each label, averaged over the labels, then with
+    per-sample weights; ``pos_weight`` multiplies each label's positive term, as
+    in ``torch.nn.BCEWithLogitsLoss``."""
+    losses = nn.functional.binary_cross_entropy_with_logits(
+        logits, targets.to(logits.dtype), reduction="none", pos_weight=pos_weight
+    )
+    return _weighted_mean(losses.mean(dim=1), weights)
+
+
+def _weighted_mean(losses: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    return (losses * weights).sum() / weights.sum().clamp_min(1e-12)
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A task's weighted loss: ``Loss(kind)(outputs, targets, weights)``.
+
+    ``kind`` is "cross_entropy" (integer class targets), "mse" (float targets of
+    the outputs' shape) or "binary_cross_entropy" (0/1 float targets of the
+    outputs' shape, one sigmoid per output), whose ``pos_weight`` holds one
+    positive-class weight per output.
+    """
+
+    kind: str = "cross_entropy"
+    pos_weight: tuple[float, ...] | None = None
+
+    def __call__(
+        self, outputs: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
+    ) -> torch.Tensor:
+        if self.kind == "cross_entropy":
+            return weighted_cross_entropy(outputs, targets, weights)
+        if self.kind == "mse":
+            return weighted_mse(outputs, targets, weights)
+        pos_weight = None
+        if self.pos_weight is not None:
+            pos_weight = torch.tensor(
+                self.pos_weight, dtype=outputs.dtype, device=outputs.device
+            )
+        return weighted_binary_cross_entropy(outputs, targets, weights, pos_weight)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything ``train`` needs besides the model and the data.
 
-    ``loss`` is "cross_entropy" (integer class targets) or "mse" (float targets of
-    the outputs' shape). ``precision`` may be "auto". ``restore_on_failure``
-    keeps a CPU copy of the starting weights to put back if training raises.
+    ``loss`` is the task's :class:`Loss`. ``precision`` may be "auto".
+    ``restore_on_failure`` keeps a CPU copy of the starting weights to put back
+    if training raises.
     ``incremental`` (``partial_fit``) returns the optimizer's state for the next
     call; the rate then stays at ``learning_rate`` after the warm-up instead of
     following ``lr_scheduler``.
@@ -74,7 +137,7 @@ class TrainConfig:
     n_iter_no_change: int = 2
     tol: float = 0.0
     verbose: int = 0
-    loss: str = "cross_entropy"
+    loss: Loss = Loss()
     seed: int | None = None
     freeze_layers: int | str = 0
     restore_on_failure: bool = False
@@ -335,7 +398,7 @@ class _Trainer:
         weights = weights.to(self.device)
         with autocast(self.precision, self.device):
             logits = self.model(**inputs).logits
-        loss = task_loss(self.config.loss, logits.float(), targets, weights)
+        loss = self.config.loss(logits.float(), targets, weights)
         value = loss.item()
         if not math.isfinite(value):
             self.optimizer.zero_grad(set_to_none=True)
@@ -498,36 +561,6 @@ def _encoder_layers(body: nn.Module) -> nn.ModuleList:
 def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
     """A CPU copy of the weights, to restore if training fails."""
     return _cpu_copy(model.state_dict())
-
-
-def weighted_cross_entropy(
-    logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
-) -> torch.Tensor:
-    """Cross-entropy averaged with per-sample weights (sum w*l / sum w)."""
-    losses = nn.functional.cross_entropy(logits, targets, reduction="none")
-    return _weighted_mean(losses, weights)
-
-
-def weighted_mse(
-    outputs: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
-) -> torch.Tensor:
-    """Squared error, averaged over the outputs, then with per-sample weights."""
-    errors = (outputs - targets.reshape(outputs.shape)) ** 2
-    return _weighted_mean(errors.mean(dim=1), weights)
-
-
-def _weighted_mean(losses: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    return (losses * weights).sum() / weights.sum().clamp_min(1e-12)
-
-
-LOSSES = {"cross_entropy": weighted_cross_entropy, "mse": weighted_mse}
-
-
-def task_loss(
-    kind: str, outputs: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
-) -> torch.Tensor:
-    """The weighted training loss of ``kind`` (a key of ``LOSSES``)."""
-    return LOSSES[kind](outputs, targets, weights)
 
 
 def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

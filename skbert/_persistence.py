@@ -198,6 +198,7 @@ def load_estimator(path: str | os.PathLike, cls: type) -> Any:
         )
     estimator = found(**from_json(meta["params"]))
     attributes = {k: from_json(v) for k, v in meta["attributes"].items()}
+    attributes = {**estimator._spec_defaults, **attributes}
     if "classes" in meta:  # format 1
         attributes["classes_"] = classes_from_json(meta["classes"])
     for key, value in attributes.items():

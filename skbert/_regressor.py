@@ -69,8 +69,8 @@ class BertTextRegressor(RegressorMixin, BertEstimator):
     2.5
     """
 
-    _loss = "mse"
-    _problem_type = "regression"
+    _loss_kind = "mse"
+    _problem = "regression"
     _stratify = False
     _spec_attributes = ("n_outputs_", "target_mean_", "target_scale_")
 

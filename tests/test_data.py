@@ -178,11 +178,22 @@ BAD_Y = {
     "single-class": (["pos"] * 5, r"^y has a single class .*'pos'.*at least two"),
     "2d": (
         np.array([LABELS, LABELS]).T,
-        r"^y must be 1-D \(one label per text\), got an array of shape \(5, 2\)",
+        r"^y is 2-D, so it is read as a multi-label indicator matrix, but row 0, "
+        r"column 0 holds .*'pos'.*MultiLabelBinarizer",
     ),
     "column": (
-        np.array(LABELS)[:, None],
-        r"^y must be 1-D .* shape \(5, 1\)\. Multi-label targets are not supported",
+        np.array([[0], [1], [0], [1], [1]]),
+        r"^y has shape \(5, 1\): a single column\. Pass it as a 1-D array "
+        r"\(y\.ravel\(\)\)",
+    ),
+    "label-lists": (
+        [["pos"], ["neg", "pos"], ["neg"], ["pos"], []],
+        r"^y is a list of label lists \(item 0 is \['pos'\]\).*"
+        r"MultiLabelBinarizer\(\)\.fit_transform\(y\)",
+    ),
+    "not-0-1": (
+        np.array([[0, 2], [1, 0], [0, 1], [1, 1], [0, 0]]),
+        r"^y is 2-D.* row 0, column 1 holds .*2.*, not 0 or 1",
     ),
     "mixed-list": ([1, "a", 1, "a", 1], r"^y mixes label types \(int, str\)"),
     "bool-and-int": ([True, 1, 0, False, 1], r"^y mixes label types \(bool, int\)"),
