@@ -161,11 +161,7 @@ def encode_labels(y: Any, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
             f"{labels.shape}. For multi-label targets, pass a 0/1 indicator "
             "matrix of shape (n_samples, n_labels)."
         )
-    if labels.shape[0] != n_samples:
-        raise ValueError(
-            f"X has {n_samples} texts but y has {labels.shape[0]} labels; "
-            "they must be the same length."
-        )
+    _check_length(labels.shape[0], n_samples, "y", "labels")
     if labels.dtype == object or not hasattr(values, "__array__"):
         # np.asarray would silently turn [1, "a"] into strings.
         _check_one_kind(labels.tolist() if labels.dtype == object else values)
@@ -177,6 +173,14 @@ def encode_labels(y: Any, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
             "at least two classes."
         )
     return classes, codes.astype(np.int64)
+
+
+def _check_length(found: int, n_samples: int, name: str, what: str) -> None:
+    if found != n_samples:
+        raise ValueError(
+            f"X has {n_samples} texts but {name} has {found} {what}; "
+            "they must be the same length."
+        )
 
 
 def label_matrix(y: Any, name: str = "y") -> np.ndarray | None:
@@ -224,11 +228,7 @@ def multilabel_targets(
     matrix: np.ndarray, n_samples: int, name: str = "y"
 ) -> np.ndarray:
     """A 2-D ``y`` checked as a 0/1 indicator matrix, as float32."""
-    if matrix.shape[0] != n_samples:
-        raise ValueError(
-            f"X has {n_samples} texts but {name} has {matrix.shape[0]} rows; "
-            "they must be the same length."
-        )
+    _check_length(matrix.shape[0], n_samples, name, "rows")
     try:
         numbers = matrix.astype(np.float64)
     except (TypeError, ValueError):
@@ -377,11 +377,7 @@ def regression_targets(y: Any, n_samples: int, name: str = "y") -> np.ndarray:
             f"{name} must have shape (n_samples,) or (n_samples, n_outputs), got "
             f"{values.shape}."
         )
-    if values.shape[0] != n_samples:
-        raise ValueError(
-            f"X has {n_samples} texts but {name} has {values.shape[0]} targets; "
-            "they must be the same length."
-        )
+    _check_length(values.shape[0], n_samples, name, "targets")
     try:
         numbers = values.astype(np.float64)
     except (TypeError, ValueError) as exc:
