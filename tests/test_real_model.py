@@ -14,7 +14,7 @@ import pytest
 
 from conftest import shared_data
 from skbert import BertTextClassifier, BertTextRegressor
-from skbert.datasets import load_mrpc, load_sst2, load_stsb
+from skbert.datasets import load_goemotions, load_mrpc, load_sst2, load_stsb
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,9 @@ def data_home() -> Path:
             f"{name}/{split}.csv.gz"
             for name in ("sst2", "mrpc", "stsb")
             for split in ("train", "validation")
-        )
+        ),
+        "goemotions/train.csv.gz",
+        "goemotions/test.csv.gz",
     )
 
 
@@ -113,3 +115,38 @@ def test_pair_regressor_learns_stsb(data_home):
     assert reg.loss_curve_[-1] < 0.7 * reg.loss_curve_[0]
     assert pearsonr(predicted, y_test)[0] >= 0.65
     assert reg.score(X_test, y_test) >= 0.3
+
+
+@pytest.mark.usefixtures("all_torch_threads")
+def test_multilabel_thresholds_learn_goemotions(data_home):
+    """Multi-label: six GoEmotions labels (3% to 33% positives), 1,000 training texts,
+    2 epochs, 600 test texts; thresholds tuned on the held-out tenth.
+
+    Measured while writing this test (2026-12-02): macro-F1 0.563 at the tuned
+    thresholds, 0.360 for the same model at 0.5 (the balanced positive weights push
+    probabilities up, so 0.5 over-predicts).
+    """
+    from sklearn.metrics import f1_score
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    labels = ["admiration", "amusement", "anger", "gratitude", "love", "neutral"]
+    binarizer = MultiLabelBinarizer(classes=labels)
+
+    def sample(split, size, seed):
+        bunch = load_goemotions(split, data_home=data_home)
+        at = np.random.default_rng(seed).choice(len(bunch.data), size, replace=False)
+        wanted = [[name for name in bunch.target[i] if name in labels] for i in at]
+        return [bunch.data[i] for i in at], binarizer.fit_transform(wanted)
+
+    X, Y = sample("train", 1000, 0)
+    X_test, Y_test = sample("test", 600, 1)
+    clf = BertTextClassifier(
+        epochs=2, threshold="auto", class_weight="balanced", random_state=0
+    ).fit(X, Y)
+    assert clf.thresholds_.shape == (6,)
+    tuned = f1_score(Y_test, clf.predict(X_test), average="macro")
+    fixed = f1_score(
+        Y_test, clf.set_params(threshold=0.5).predict(X_test), average="macro"
+    )
+    assert tuned >= 0.45
+    assert tuned >= fixed + 0.05
