@@ -110,6 +110,12 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         "threshold": [Interval(Real, 0.0, 1.0, closed="neither"), StrOptions({"auto"})],
     }
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        tags.target_tags.multi_output = True
+        return tags
+
     def _targets(
         self,
         y: Any,

@@ -74,6 +74,11 @@ class BertTextRegressor(RegressorMixin, BertEstimator):
     _stratify = False
     _spec_attributes = ("n_outputs_", "target_mean_", "target_scale_")
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
     def _targets(
         self,
         y: Any,
