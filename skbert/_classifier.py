@@ -284,11 +284,7 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
             raise ValueError("classes must be passed on the first call to partial_fit.")
         if classes is not None:
             known = np.unique(np.asarray(classes))
-            if (
-                fitted
-                and not self.multilabel_
-                and not np.array_equal(known, self.classes_)
-            ):
+            if fitted and not self._same_classes(known):
                 raise ValueError(
                     f"classes={known.tolist()} is not the same as "
                     f"classes_={self.classes_.tolist()} from the first call."
@@ -337,6 +333,11 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
             "thresholds_"
         ]
         return self
+
+    def _same_classes(self, classes: np.ndarray) -> bool:
+        if self.multilabel_:  # any names, one per column
+            return len(classes) == len(self.classes_)
+        return np.array_equal(classes, self.classes_)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits for each input; for two classes, the logit margin of ``classes_[1]``.
@@ -424,7 +425,10 @@ def _best_f1_threshold(
     f1 = 2 * true_positives[cuts] / (positives + predicted[cuts])
     best = cuts[np.argmax(f1)]
     lower = ranked[best + 1] if best + 1 < len(ranked) else 0.0
-    return float((ranked[best] + lower) / 2)
+    halfway = (ranked[best] + lower) / 2
+    # Neighbouring floats have no float between them: the halfway point rounds
+    # onto one of them, so take the lowest score predicted positive instead.
+    return float(halfway if halfway > lower else ranked[best])
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:

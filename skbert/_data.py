@@ -237,7 +237,8 @@ def multilabel_targets(
         bad = _first_bad_cell(matrix, numbers)
         raise ValueError(
             f"{name} is 2-D, so it is read as a multi-label indicator matrix, but "
-            f"row {bad[0]}, column {bad[1]} holds {matrix[bad]!r}, not 0 or 1. "
+            f"row {bad[0]}, column {bad[1]} holds {_plain(matrix[bad])!r}, not 0 "
+            "or 1. "
             "Every cell must be 0 or 1; for label names or label lists, use "
             "sklearn.preprocessing.MultiLabelBinarizer."
         )
@@ -248,6 +249,11 @@ def multilabel_targets(
             "indicator matrix has a column per label, at least two."
         )
     return numbers.astype(np.float32)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds, for messages."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _first_bad_cell(matrix: np.ndarray, numbers: np.ndarray | None) -> tuple[int, int]:
@@ -701,7 +707,13 @@ class _RowBuilder:
 
 
 def _windows(ids: list[int], room: int, reading: Reading) -> list[list[int]]:
-    """Windows of ``room`` tokens over ``ids``, overlapping by ``reading.stride``."""
+    """Windows of ``room`` tokens over ``ids``, overlapping by ``reading.stride``.
+
+    Ids that fit are one window, whatever the stride (the second text of a pair
+    may get less room than the stride when it is short).
+    """
+    if len(ids) <= room:
+        return [ids]
     step = room - reading.stride
     return [
         ids[start : start + room]
@@ -720,7 +732,11 @@ def _budgets(lengths: list[int], room: int) -> list[int]:
         return [first, room - first]
     if second <= room // 2:
         return [room - second, second]
-    return [room - room // 2, room // 2]
+    # Both too long: the longer text (the second, on a tie) gets the odd token,
+    # as the Rust tokenizers' LongestFirst strategy gives it.
+    if first > second:
+        return [room - room // 2, room // 2]
+    return [room // 2, room - room // 2]
 
 
 @dataclass(frozen=True)
