@@ -128,6 +128,22 @@ def all_torch_threads() -> Iterator[None]:
 
 
 @pytest.fixture
+def train_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """Every ``(batches, config)`` that fit hands to ``skbert._engine.train``."""
+    from skbert import _engine
+
+    calls: list[tuple] = []
+    original = _engine.train
+
+    def spy(model, batches, config, *args, **kwargs):
+        calls.append((batches, config))
+        return original(model, batches, config, *args, **kwargs)
+
+    monkeypatch.setattr(_engine, "train", spy)
+    return calls
+
+
+@pytest.fixture
 def sigint_default() -> Iterator[None]:
     """Ctrl-C tests need Python's SIGINT handler; CI may start with SIGINT ignored."""
     import signal

@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import skbert
 from conftest import WORDS
-from skbert import BertTextClassifier, BertTextRegressor, _data, _engine, _hub
+from skbert import BertTextClassifier, BertTextRegressor, _data, _hub
 from skbert._classifier import best_f1_thresholds
 
 MAX_LENGTH = 16
@@ -83,20 +83,6 @@ def fitted(tiny_model: str):
         return cache[long_text]
 
     return get
-
-
-@pytest.fixture
-def train_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
-    """Every ``(batches, config)`` that fit hands to ``_engine.train``."""
-    calls: list[tuple] = []
-    original = _engine.train
-
-    def spy(model, batches, config, *args, **kwargs):
-        calls.append((batches, config))
-        return original(model, batches, config, *args, **kwargs)
-
-    monkeypatch.setattr(_engine, "train", spy)
-    return calls
 
 
 def ids_of(tokenizer, text: str) -> list[int]:

@@ -73,20 +73,6 @@ def learned(tiny_model: str) -> BertTextClassifier:
     return learning(tiny_model).fit(TEXTS, Y)
 
 
-@pytest.fixture
-def train_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
-    """Every ``(batches, config)`` that fit hands to ``_engine.train``."""
-    calls: list[tuple] = []
-    original = _engine.train
-
-    def spy(model, batches, config, *args, **kwargs):
-        calls.append((batches, config))
-        return original(model, batches, config, *args, **kwargs)
-
-    monkeypatch.setattr(_engine, "train", spy)
-    return calls
-
-
 # --- fitted attributes and outputs -------------------------------------------------
 
 
