@@ -129,6 +129,12 @@ def print_pairs(X: np.ndarray, notes: Sequence[str], width: int = 72) -> None:
         print(f"      B: {textwrap.shorten(text_pair, width)}")
 
 
+def token_counts(tokenizer: Any, texts: Sequence[str]) -> np.ndarray:
+    """Tokens in each text with [CLS] and [SEP], before any truncation."""
+    encoded = tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]
+    return np.array([len(ids) for ids in encoded])
+
+
 def timed(func: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
     """``func(*args, **kwargs)`` and the seconds it took."""
     started = time.perf_counter()

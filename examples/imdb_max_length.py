@@ -44,6 +44,7 @@ from _common import (
     parse_args,
     save_figure,
     timed,
+    token_counts,
     warm_up,
 )
 
@@ -90,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         _, fit_seconds = timed(clf.fit, X_train, y_train)
         predicted, predict_seconds = timed(clf.predict, X_test)
         if n_tokens is None:
-            n_tokens = _token_counts(clf.tokenizer_, X_test)
+            n_tokens = token_counts(clf.tokenizer_, X_test)
         rows.append(
             {
                 "max_length": max_length,
@@ -122,12 +123,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "median_tokens": float(np.median(n_tokens)),
         "pictures": pictures,
     }
-
-
-def _token_counts(tokenizer: Any, texts: list[str]) -> np.ndarray:
-    """Tokens in each text with [CLS] and [SEP], before any truncation."""
-    encoded = tokenizer(texts, truncation=False, verbose=False)["input_ids"]
-    return np.array([len(ids) for ids in encoded])
 
 
 def _plot(rows: list[dict[str, Any]], args: Any, n_train: int, n_test: int) -> str:

@@ -7,7 +7,7 @@ $SKBERT_DATA, else from ../shared/data beside the repository. When SKBERT_DATA i
 (as CI sets it) missing data is a failure, not a skip.
 
 The runs fine-tune the pretrained model, so they are marked ``slow``: together
-about 110 s on a busy 2-core machine, 4 to 40 s each. The other tests take
+about 3 minutes on a busy 2-core machine, 4 to 60 s each. The other tests take
 milliseconds.
 """
 
@@ -147,6 +147,48 @@ def test_goemotions_multiclass(run, tmp_path, capsys):
     assert 0 < result["majority_accuracy"] < 1
     assert "macro-F1" in capsys.readouterr().out
     _check_pictures(result, tmp_path, "goemotions_confusion_matrix.png")
+
+
+@pytest.mark.slow
+def test_imdb_long_text(run, tmp_path, capsys):
+    result = run("imdb_long_text", "--modes", "chunk", "truncate")
+    rows = result["results"]
+    assert [row["long_text"] for row in rows] == ["truncate", "chunk"]
+    assert result["median_tokens"] > 128  # most reviews need more than one window
+    assert 0.5 < result["share_longer"]["test"] <= 1
+    for row in rows:
+        assert 0 <= row["accuracy"] <= 1
+        assert row["fit_seconds"] > 0 and row["predict_seconds"] > 0
+    out = capsys.readouterr().out
+    for row in rows:
+        assert f"{row['long_text']:<10} {row['accuracy']:>8.4f}" in out
+    assert "longer than 128" in out and "head_tail" not in out
+    _check_pictures(result, tmp_path, "imdb_long_text.png")
+
+
+@pytest.mark.slow
+def test_goemotions_multilabel(run, tmp_path, capsys):
+    result = run("goemotions_multilabel")
+    assert result["n_labels"] == 28
+    assert len(result["thresholds"]) == 28
+    assert all(0 < t < 1 for t in result["thresholds"])
+    scores = result["scores"]
+    assert set(scores) == {"auto", "half", "fixed"}
+    for row in scores.values():
+        assert 0 <= row["macro_f1"] <= 1 and 0 <= row["micro_f1"] <= 1
+        assert 0 <= row["no_label"] <= 1 and 0 <= row["labels"] <= 28
+    assert scores["fixed"]["no_label"] == 0  # every comment gets a label
+    assert result["fit_seconds"] > 0 and result["predict_seconds"] > 0
+    out = capsys.readouterr().out
+    names = {"auto": 'tuned ("auto")', "half": "0.5", "fixed": "tuned + at least one"}
+    for key, name in names.items():
+        row = scores[key]
+        assert (
+            f"\n{name:<22} {row['macro_f1']:>8.4f} {row['micro_f1']:>8.4f} "
+            f"{row['labels']:>8.2f} {row['no_label']:>8.1%}\n" in out
+        )
+    assert out.count("\n  predicted: ") == 5
+    _check_pictures(result, tmp_path, "goemotions_multilabel_f1.png")
 
 
 @pytest.mark.slow
