@@ -12,6 +12,7 @@ from typing import Any as _Any
 
 if _TYPE_CHECKING:
     from ._classifier import BertTextClassifier
+    from ._embedder import BertTextEmbedder
     from ._regressor import BertTextRegressor
 
 __version__ = "0.1.0.dev0"
@@ -19,6 +20,7 @@ __version__ = "0.1.0.dev0"
 # Public name -> the private module that defines it.
 _LAZY = {
     "BertTextClassifier": "._classifier",
+    "BertTextEmbedder": "._embedder",
     "BertTextRegressor": "._regressor",
 }
 
@@ -60,4 +62,10 @@ def load(path: str | _os.PathLike) -> _Any:
     return BertEstimator.load(path)
 
 
-__all__ = ["BertTextClassifier", "BertTextRegressor", "__version__", "load"]
+__all__ = [
+    "BertTextClassifier",
+    "BertTextEmbedder",
+    "BertTextRegressor",
+    "__version__",
+    "load",
+]

@@ -590,6 +590,71 @@ def predict_logits(
     verbose: int = 0,
 ) -> np.ndarray:
     """Logits for ``n_samples`` texts, placed back at each batch's indices."""
+    return _run(
+        lambda inputs: model(**inputs).logits,
+        model,
+        batches,
+        n_samples,
+        device,
+        precision=precision,
+        total=total,
+        verbose=verbose,
+    )
+
+
+def embed(
+    model: nn.Module,
+    batches: Sequence[tuple[np.ndarray, dict[str, torch.Tensor]]] | Iterator[Any],
+    n_samples: int,
+    device: torch.device,
+    *,
+    pooling: str = "mean",
+    normalize: bool = True,
+    precision: str = "fp32",
+    total: int | None = None,
+    verbose: int = 0,
+) -> np.ndarray:
+    """Sentence embeddings of a bare encoder (``AutoModel``), in input order.
+
+    "mean" averages the last hidden states over the real tokens (the attention
+    mask), as sentence-transformers' Pooling does; "cls" takes the first token's.
+    ``normalize`` scales each embedding to unit length.
+    """
+
+    def forward(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        hidden = model(**inputs).last_hidden_state.float()
+        if pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1e-9)
+        return nn.functional.normalize(pooled, dim=1) if normalize else pooled
+
+    return _run(
+        forward,
+        model,
+        batches,
+        n_samples,
+        device,
+        precision=precision,
+        total=total,
+        verbose=verbose,
+    )
+
+
+def _run(
+    forward: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+    model: nn.Module,
+    batches: Sequence[tuple[np.ndarray, dict[str, torch.Tensor]]] | Iterator[Any],
+    n_samples: int,
+    device: torch.device,
+    *,
+    precision: str,
+    total: int | None,
+    verbose: int,
+) -> np.ndarray:
+    """``forward``'s float32 rows for ``n_samples`` inputs, in eval mode, placed
+    back at each batch's indices."""
     model.eval()
     out: np.ndarray | None = None
     with torch.inference_mode(), autocast(precision, device):
@@ -597,10 +662,10 @@ def predict_logits(
             batches, total=total, desc="Predicting", disable=verbose < 1, leave=False
         ):
             inputs = {key: value.to(device) for key, value in inputs.items()}
-            logits = model(**inputs).logits.float().cpu().numpy()
+            rows = forward(inputs).float().cpu().numpy()
             if out is None:
-                out = np.empty((n_samples, logits.shape[1]), dtype=np.float32)
-            out[indices] = logits
+                out = np.empty((n_samples, rows.shape[1]), dtype=np.float32)
+            out[indices] = rows
     assert out is not None, "predict_logits needs at least one batch"
     return out
 

@@ -62,12 +62,16 @@ def export_files(
         }
 
 
-def import_files(files: dict[str, bytes]) -> tuple[Any, Any]:
-    """Rebuild ``(model, tokenizer)`` on the CPU from :func:`export_files` output."""
+def import_files(files: dict[str, bytes], encoder: bool = False) -> tuple[Any, Any]:
+    """Rebuild ``(model, tokenizer)`` on the CPU from :func:`export_files` output.
+
+    ``encoder``: the files hold a bare encoder (``AutoModel``), not a model with
+    a head.
+    """
     with tempfile.TemporaryDirectory(prefix="skbert-") as tmp:
         for name, content in files.items():
             (Path(tmp) / Path(name).name).write_bytes(content)
-        return _hub.load_saved(tmp)
+        return _hub.load_saved(tmp, encoder)
 
 
 # Fitted attributes that every estimator's save() stores as JSON, besides the
@@ -237,13 +241,15 @@ def pickled_state(estimator: Any, state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-def unpickled_model(state: dict[str, Any]) -> tuple[Any, Any, str] | None:
+def unpickled_model(
+    state: dict[str, Any], encoder: bool = False
+) -> tuple[Any, Any, str] | None:
     """Pop the model files from a pickle state: ``(model, tokenizer, device)``."""
     files = state.pop("model_", None)
     device = state.pop("device_", None)
     if files is None:
         return None
-    return (*import_files(files), device)
+    return (*import_files(files, encoder), device)
 
 
 def attach(estimator: Any, model: Any, tokenizer: Any, device: str) -> None:

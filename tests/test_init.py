@@ -13,6 +13,7 @@ import skbert
 def test_exported_members():
     assert skbert.__all__ == [
         "BertTextClassifier",
+        "BertTextEmbedder",
         "BertTextRegressor",
         "__version__",
         "load",
