@@ -8,14 +8,16 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.special import expit
 from sklearn.base import ClassifierMixin
-from sklearn.utils._param_validation import (
-    Interval,
-    StrOptions,
-    validate_parameter_constraints,
-)
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import _data, _engine
-from ._base import BertEstimator, Spec, shared_docs, with_parameters
+from ._base import (
+    BertEstimator,
+    Spec,
+    _validate_parameter,
+    shared_docs,
+    with_parameters,
+)
 
 
 @shared_docs
@@ -377,11 +379,7 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         return self.classes_[np.argmax(logits, axis=1)]
 
     def _label_thresholds(self) -> float | np.ndarray:
-        validate_parameter_constraints(
-            {"threshold": self._parameter_constraints["threshold"]},
-            {"threshold": self.threshold},
-            caller_name=type(self).__name__,
-        )
+        _validate_parameter(self, "threshold")
         if not isinstance(self.threshold, str):
             return float(self.threshold)
         if self.thresholds_ is None:

@@ -670,6 +670,34 @@ def _run(
     return out
 
 
+def quantized_int8(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose encoder Linear layers run in int8.
+
+    Dynamic quantisation (int8 weights, activations quantised per batch) of the
+    attention and feed-forward layers; the embeddings, the pooler and the head
+    stay fp32, so the small layers that decide the label keep their precision.
+    ``torch.ao.quantization`` warns that it is deprecated in favour of torchao;
+    its kernels are still the fast path for this on the CPU.
+    """
+    import copy
+    import warnings
+
+    from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+
+    body = model.base_model_prefix
+    layers = {
+        name: default_dynamic_qconfig
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Linear)
+        and name.startswith(f"{body}.")
+        and ".pooler" not in name
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
+        return quantize_dynamic(copy.deepcopy(model).cpu().eval(), layers, torch.qint8)
+
+
 def output_layer(model: nn.Module) -> nn.Linear:
     """The head's last Linear layer: the one whose outputs are the model's."""
     n_outputs = model.config.num_labels

@@ -235,6 +235,7 @@ def pickled_state(estimator: Any, state: dict[str, Any]) -> dict[str, Any]:
     """
     state = dict(state)
     state.pop("_optimizer_state", None)
+    state.pop("_quantized", None)  # rebuilt from the weights on first use
     if "model_" in state:
         state["model_"] = export_files(state["model_"], state.pop("tokenizer_"))
         state["device_"] = str(state["device_"])
