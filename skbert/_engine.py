@@ -661,7 +661,9 @@ def _run(
         for indices, inputs in tqdm(
             batches, total=total, desc="Predicting", disable=verbose < 1, leave=False
         ):
-            inputs = {key: value.to(device) for key, value in inputs.items()}
+            inputs = {
+                key: torch.as_tensor(value).to(device) for key, value in inputs.items()
+            }
             rows = forward(inputs).float().cpu().numpy()
             if out is None:
                 out = np.empty((n_samples, rows.shape[1]), dtype=np.float32)
