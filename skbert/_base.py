@@ -868,7 +868,12 @@ class BertEstimator(BaseEstimator):
         model = _persistence.unpickled_model(state)
         if model is not None:
             state = {**self._spec_defaults, **state}
-        super().__setstate__(state)
+        # A pickle from an older skbert lacks newer parameters: their defaults.
+        defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(type(self)).parameters.items()
+        }
+        super().__setstate__({**defaults, **state})
         if model is not None:
             _persistence.attach(self, *model)
 

@@ -675,23 +675,26 @@ def _run(
 def quantized_int8(model: nn.Module) -> nn.Module:
     """A copy of ``model`` whose encoder Linear layers run in int8.
 
-    Dynamic quantisation (int8 weights, activations quantised per batch) of the
-    attention and feed-forward layers; the embeddings, the pooler and the head
-    stay fp32, so the small layers that decide the label keep their precision.
-    ``torch.ao.quantization`` warns that it is deprecated in favour of torchao;
-    its kernels are still the fast path for this on the CPU.
+    Dynamic quantisation with one scale per output channel (int8 weights,
+    activations quantised per batch) of the attention and feed-forward layers;
+    the embeddings, the pooler and the head stay fp32. On MiniLM-L6 fine-tuned on
+    1,000 SST-2 sentences (872 validation sentences, 2 busy AVX-512 cores),
+    per-channel scales agreed with fp32 on 96.0% of labels where one scale per
+    tensor agreed on 94.0%, at 0.72x and 0.71x of fp32's time; keeping the
+    feed-forward output layers fp32 as well agreed on 97.7% but saved only a
+    tenth of the time. ``torch.ao.quantization`` warns that it is deprecated in
+    favour of torchao; its kernels are still the fast eager path on the CPU.
     """
     import copy
     import warnings
 
-    from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-    body = model.base_model_prefix
     layers = {
-        name: default_dynamic_qconfig
+        name: per_channel_dynamic_qconfig
         for name, module in model.named_modules()
         if isinstance(module, nn.Linear)
-        and name.startswith(f"{body}.")
+        and name.startswith(f"{model.base_model_prefix}.")
         and ".pooler" not in name
     }
     with warnings.catch_warnings():

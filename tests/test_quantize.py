@@ -150,3 +150,14 @@ def test_int8_off_the_cpu_is_an_error(clf):
             clf.predict(TEXTS)
     finally:
         clf.device_ = torch.device("cpu")
+
+
+def test_a_pickle_from_before_quantize_loads_with_its_default(clf):
+    """Regression: unpickling a model from an skbert without ``quantize`` raised
+    AttributeError at predict."""
+    state = clf.__getstate__()
+    del state["quantize"]
+    old = BertTextClassifier.__new__(BertTextClassifier)
+    old.__setstate__(state)
+    assert old.quantize is None
+    np.testing.assert_array_equal(old.predict_proba(TEXTS), clf.predict_proba(TEXTS))
