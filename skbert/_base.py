@@ -846,6 +846,35 @@ class BertEstimator(BaseEstimator):
         check_is_fitted(self)
         _persistence.save_estimator(self, path)
 
+    def export_onnx(self, path: str | os.PathLike, quantize: str | None = None) -> None:
+        """Export the fitted model to the directory ``path`` for onnxruntime.
+
+        :func:`skbert.onnx.load` serves the directory with onnxruntime,
+        tokenizers and NumPy only (neither torch nor transformers is imported),
+        predicting as this estimator does: same tokenisation, ``long_text``
+        reading, length-sorted batches and outputs (within float32 rounding).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A new directory (or one written by an earlier export or save).
+        quantize : None or "int8", default=None
+            "int8": onnxruntime's dynamic quantisation of the graph's matrix
+            products, one scale per output channel.
+
+        Notes
+        -----
+        Needs the ``onnx`` extra (``pip install skbert[onnx]``: onnx,
+        onnxscript and onnxruntime); serving needs only onnxruntime.
+        """
+        check_is_fitted(self)
+        validate_parameter_constraints(
+            {"quantize": [None, StrOptions({"int8"})]},
+            {"quantize": quantize},
+            caller_name=f"{type(self).__name__}.export_onnx",
+        )
+        _persistence.export_onnx(self, path, quantize)
+
     @classmethod
     def load(cls, path: str | os.PathLike) -> Any:
         """Load a fitted estimator from a directory written by :meth:`save`.

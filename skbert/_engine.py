@@ -703,6 +703,63 @@ def quantized_int8(model: nn.Module) -> nn.Module:
         return quantize_dynamic(copy.deepcopy(model).cpu().eval(), layers, torch.qint8)
 
 
+def export_onnx_graph(
+    model: nn.Module, path: str, input_names: list[str], max_length: int
+) -> None:
+    """Write ``model``'s logits as an ONNX graph with dynamic batch and sequence
+    axes, quietly (torch.onnx's dynamo exporter logs and warns a lot)."""
+    import logging
+    import warnings
+
+    if next(model.parameters()).device.type != "cpu":
+        import copy
+
+        model = copy.deepcopy(model).cpu()
+
+    class Logits(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(
+            self,
+            input_ids: torch.Tensor,
+            attention_mask: torch.Tensor,
+            token_type_ids: torch.Tensor | None = None,
+        ) -> torch.Tensor:
+            inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+            if token_type_ids is not None:
+                inputs["token_type_ids"] = token_type_ids
+            return self.model(**inputs).logits
+
+    length = min(8, max_length)
+    example = tuple(torch.ones((2, length), dtype=torch.int64) for _ in input_names)
+    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    axes = {name: {0: batch, 1: sequence} for name in input_names}
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export")]
+    levels = [logger.level for logger in loggers]
+    wrapper = Logits().eval()
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        with warnings.catch_warnings(), torch.inference_mode(False):
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                wrapper,
+                example,
+                path,
+                input_names=input_names,
+                output_names=["logits"],
+                dynamic_shapes=axes,
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+            )
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 def output_layer(model: nn.Module) -> nn.Linear:
     """The head's last Linear layer: the one whose outputs are the model's."""
     n_outputs = model.config.num_labels

@@ -254,6 +254,12 @@ def save_pretrained(model: Any, tokenizer: Any, directory: str) -> None:
         tokenizer.save_pretrained(directory)
 
 
+def save_pretrained_tokenizer(tokenizer: Any, directory: str) -> None:
+    """Write the tokenizer's files (``tokenizer.json`` among them), quietly."""
+    with quiet_transformers():
+        tokenizer.save_pretrained(directory)
+
+
 def load_saved(directory: str, encoder: bool = False) -> tuple[Any, Any]:
     """Load a fine-tuned model and tokenizer from ``directory`` on the CPU.
 

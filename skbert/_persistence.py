@@ -217,6 +217,81 @@ def load_estimator(path: str | os.PathLike, cls: type) -> Any:
     return estimator
 
 
+ONNX_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+
+
+def export_onnx(estimator: Any, path: str | os.PathLike, quantize: str | None) -> None:
+    """Write ``estimator`` as an ONNX directory that :func:`skbert.onnx.load` serves.
+
+    The directory holds ``model.onnx`` (logits, or standardised outputs of a
+    regressor), the tokenizer's ``tokenizer.json`` and ``skbert.json`` with what
+    prediction needs besides: the task, its spec (classes, thresholds, target
+    scaling), ``max_length_``, the ``long_text`` settings and the batch size.
+    Written atomically with a sha256 per file, as :meth:`save` writes.
+    """
+    from . import __version__, _engine
+
+    tokenizer = estimator.tokenizer_
+    names = ["input_ids", "attention_mask"]
+    if "token_type_ids" in tokenizer.model_input_names:
+        names.append("token_type_ids")
+    with tempfile.TemporaryDirectory(prefix="skbert-onnx-") as tmp:
+        graph = Path(tmp) / ONNX_FILE
+        _engine.export_onnx_graph(
+            estimator.model_, str(graph), names, estimator.max_length_
+        )
+        if quantize == "int8":
+            _quantize_onnx(graph)
+        _hub.save_pretrained_tokenizer(tokenizer, tmp)
+        files = {
+            ONNX_FILE: graph.read_bytes(),
+            TOKENIZER_FILE: (Path(tmp) / TOKENIZER_FILE).read_bytes(),
+        }
+    spec = {name: getattr(estimator, name) for name in estimator._spec_attributes}
+    params = estimator.get_params(deep=False)
+    meta = {
+        "kind": "onnx",
+        "skbert_version": __version__,
+        "estimator": type(estimator).__name__,
+        "quantize": quantize,
+        "input_names": names,
+        "pad_token_id": _pad_id(tokenizer),
+        "max_length": int(estimator.max_length_),
+        "batch_size": 2 * int(params["batch_size"]),
+        "reading": {
+            "long_text": str(params["long_text"]),
+            "stride": int(params["stride"]),
+            "head_ratio": float(params["head_ratio"]),
+        },
+        "threshold": to_json(params.get("threshold"), "threshold"),
+        "spec": {name: to_json(value, name) for name, value in spec.items()},
+    }
+    save_directory(path, files, meta)
+
+
+def _pad_id(tokenizer: Any) -> int:
+    pad = tokenizer.pad_token_id
+    return int(pad) if pad is not None else 0
+
+
+def _quantize_onnx(graph: Path) -> None:
+    """Replace ``graph`` by onnxruntime's dynamic int8 quantisation of it."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantized = graph.with_name("int8.onnx")
+    logging.disable(logging.WARNING)  # its advice goes to the root logger
+    try:
+        quantize_dynamic(
+            graph, quantized, weight_type=QuantType.QInt8, per_channel=True
+        )
+    finally:
+        logging.disable(logging.NOTSET)
+    quantized.replace(graph)
+
+
 def _subclasses(cls: type) -> list[type]:
     found, todo = [], [cls]
     while todo:
@@ -358,7 +433,12 @@ def load_directory(path: str | os.PathLike) -> tuple[dict[str, Any], Any, Any]:
     """
     directory = Path(path).expanduser()
     meta = read_meta(directory)
-    _verify_files(directory, meta["files"])
+    if meta.get("kind") == "onnx":
+        raise CorruptModelError(
+            f"{directory} holds an ONNX export (export_onnx); load it with "
+            "skbert.onnx.load, which serves it with onnxruntime."
+        )
+    verify_files(directory, meta["files"])
     model, tokenizer = _hub.load_saved(str(directory))
     return meta, model, tokenizer
 
@@ -403,7 +483,7 @@ def _warn_on_version_change(meta_path: Path, saved: str | None) -> None:
         )
 
 
-def _verify_files(directory: Path, digests: dict[str, str]) -> None:
+def verify_files(directory: Path, digests: dict[str, str]) -> None:
     """Check each listed file against the sha256 recorded when it was saved."""
     for name, expected in digests.items():
         source = directory / Path(name).name
