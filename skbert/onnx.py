@@ -1,8 +1,11 @@
 """Serve a model exported by ``export_onnx`` with onnxruntime, without torch.
 
->>> import skbert.onnx  # doctest: +SKIP
->>> model = skbert.onnx.load("exported/")  # doctest: +SKIP
->>> model.predict(["a new review"])  # doctest: +SKIP
+Usage, where ``clf.export_onnx("exported/")`` wrote the directory::
+
+    import skbert.onnx
+
+    model = skbert.onnx.load("exported/")
+    model.predict(["a new review"])
 
 Importing this module imports neither torch nor transformers, and loading and
 predicting import only onnxruntime, tokenizers (the Rust tokenizer that
