@@ -1,13 +1,40 @@
-"""skbert: fine-tune BERT-family models as scikit-learn estimators."""
+"""skbert: fine-tune BERT-family models as scikit-learn estimators.
 
+The estimators are imported on first use (PEP 562 ``__getattr__``), so
+``import skbert`` and ``import skbert.onnx`` stay light: neither imports torch
+or transformers until an estimator is asked for.
+"""
+
+import importlib as _importlib
 import os as _os
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
-from ._base import BertEstimator as _BertEstimator
-from ._classifier import BertTextClassifier
-from ._regressor import BertTextRegressor
+if _TYPE_CHECKING:
+    from ._classifier import BertTextClassifier
+    from ._embedder import BertTextEmbedder
+    from ._regressor import BertTextRegressor
 
 __version__ = "0.1.0.dev0"
+
+# Public name -> the private module that defines it.
+_LAZY = {
+    "BertTextClassifier": "._classifier",
+    "BertTextEmbedder": "._embedder",
+    "BertTextRegressor": "._regressor",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    if name in _LAZY:
+        value = getattr(_importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
+    raise AttributeError(f"module 'skbert' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 def load(path: str | _os.PathLike) -> _Any:
@@ -28,7 +55,17 @@ def load(path: str | _os.PathLike) -> _Any:
     >>> skbert.load(path).classes_
     array([0, 1])
     """
-    return _BertEstimator.load(path)
+    from ._base import BertEstimator
+    from ._classifier import BertTextClassifier  # noqa: F401  (registers the
+    from ._regressor import BertTextRegressor  # noqa: F401  subclasses to load)
+
+    return BertEstimator.load(path)
 
 
-__all__ = ["BertTextClassifier", "BertTextRegressor", "__version__", "load"]
+__all__ = [
+    "BertTextClassifier",
+    "BertTextEmbedder",
+    "BertTextRegressor",
+    "__version__",
+    "load",
+]

@@ -24,7 +24,11 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import check_is_fitted
 
 from . import _data, _engine, _hub, _persistence, _vocab
@@ -122,6 +126,12 @@ SHARED_PARAMETERS = """\
         Seeds the head's initialisation, dropout and batch order. The same int
         gives identical predictions on the CPU. Your global random state (Python,
         NumPy, torch) is neither reseeded nor consumed.
+    quantize : None or "int8", default=None
+        Prediction only, read at prediction time (``set_params`` on a fitted
+        estimator works): "int8" predicts with a copy of the model whose encoder
+        Linear layers are dynamically quantised to int8 (the pooler and the head
+        stay fp32), on the CPU only. The copy is made once and reused until the
+        next ``fit``. Training and its validation always use the fp32 model.
     verbose : int, default=0
         0 prints nothing; 1 or more shows a progress bar per epoch with the
         running loss and prints a one-line summary per epoch."""
@@ -156,6 +166,15 @@ SHARED_ATTRIBUTES = """\
     best_epoch_ : int or None
         The epoch (counted over all calls, as ``n_iter_``) whose weights were
         kept with ``early_stopping``, else None."""
+
+
+def _validate_parameter(estimator: Any, name: str) -> None:
+    """Check one parameter read after ``fit`` (set_params skips validation)."""
+    validate_parameter_constraints(
+        {name: estimator._parameter_constraints[name]},
+        {name: getattr(estimator, name)},
+        caller_name=type(estimator).__name__,
+    )
 
 
 def shared_docs(cls: type) -> type:
@@ -242,6 +261,7 @@ class BertEstimator(BaseEstimator):
         "warm_start": ["boolean"],
         "device": [str],
         "random_state": ["random_state"],
+        "quantize": [None, StrOptions({"int8"})],
         "verbose": ["verbose"],
     }
 
@@ -271,6 +291,7 @@ class BertEstimator(BaseEstimator):
         warm_start: bool = False,
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
+        quantize: str | None = None,
         verbose: int = 0,
     ) -> None:
         self.model_name_or_path = model_name_or_path
@@ -296,6 +317,7 @@ class BertEstimator(BaseEstimator):
         self.warm_start = warm_start
         self.device = device
         self.random_state = random_state
+        self.quantize = quantize
         self.verbose = verbose
 
     def __sklearn_tags__(self) -> Any:
@@ -527,7 +549,7 @@ class BertEstimator(BaseEstimator):
             )
             train_at = train_at if split is None else split
             # A fitted estimator sharing ``model``, for scorers and tuning.
-            view = type(self)(**self.get_params(deep=False))
+            view = type(self)(**{**self.get_params(deep=False), "quantize": None})
             precision = _engine.resolve_precision(self.precision, device)
             view._record(spec, model, tokenizer, device, max_length, precision)
             if early_stopping:
@@ -661,6 +683,7 @@ class BertEstimator(BaseEstimator):
     ) -> None:
         for name, value in spec.items():
             setattr(self, name, value)
+        self.__dict__.pop("_quantized", None)  # made from the weights before
         self.model_ = model
         self.tokenizer_ = tokenizer
         self.device_ = device
@@ -762,6 +785,24 @@ class BertEstimator(BaseEstimator):
             self._tokenize(self.tokenizer_, inputs, self.max_length_)
         )
 
+    def _inference_model(self) -> tuple[Any, str]:
+        """``(model, precision)`` for prediction: the fitted model, or its int8
+        copy (made on first use, kept until the next fit) with ``quantize``."""
+        if self.quantize is None:
+            return self.model_, self.precision_
+        _validate_parameter(self, "quantize")
+        if self.device_.type != "cpu":
+            raise ValueError(
+                f"quantize={self.quantize!r} runs on the CPU, but this model is on "
+                f"{self.device_}. Predict with quantize=None here, or load the "
+                "model on a CPU machine."
+            )
+        cached = self.__dict__.get("_quantized")
+        if cached is None or cached[0] != self.quantize:
+            cached = (self.quantize, _engine.quantized_int8(self.model_))
+            self._quantized = cached
+        return cached[1], "fp32"
+
     def _tokenize(
         self, tokenizer: Any, inputs: _data.Inputs, max_length: int
     ) -> _data.Encoded:
@@ -770,15 +811,16 @@ class BertEstimator(BaseEstimator):
 
     def _outputs_of(self, encoded: _data.Encoded) -> np.ndarray:
         """One row of outputs per input: the mean over its windows' rows."""
+        model, precision = self._inference_model()
         batches = _data.inference_batches(
             encoded, 2 * self.batch_size, _data.pad_id_of(self.tokenizer_)
         )
         rows = _engine.predict_logits(
-            self.model_,
+            model,
             batches,
             len(encoded),
             self.device_,
-            precision=self.precision_,
+            precision=precision,
             total=len(batches),
             verbose=self.verbose,
         )
@@ -804,6 +846,35 @@ class BertEstimator(BaseEstimator):
         check_is_fitted(self)
         _persistence.save_estimator(self, path)
 
+    def export_onnx(self, path: str | os.PathLike, quantize: str | None = None) -> None:
+        """Export the fitted model to the directory ``path`` for onnxruntime.
+
+        :func:`skbert.onnx.load` serves the directory with onnxruntime,
+        tokenizers and NumPy only (neither torch nor transformers is imported),
+        predicting as this estimator does: same tokenisation, ``long_text``
+        reading, length-sorted batches and outputs (within float32 rounding).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A new directory (or one written by an earlier export or save).
+        quantize : None or "int8", default=None
+            "int8": onnxruntime's dynamic quantisation of the graph's matrix
+            products, one scale per output channel.
+
+        Notes
+        -----
+        Needs the ``onnx`` extra (``pip install skbert[onnx]``: onnx,
+        onnxscript and onnxruntime); serving needs only onnxruntime.
+        """
+        check_is_fitted(self)
+        validate_parameter_constraints(
+            {"quantize": [None, StrOptions({"int8"})]},
+            {"quantize": quantize},
+            caller_name=f"{type(self).__name__}.export_onnx",
+        )
+        _persistence.export_onnx(self, path, quantize)
+
     @classmethod
     def load(cls, path: str | os.PathLike) -> Any:
         """Load a fitted estimator from a directory written by :meth:`save`.
@@ -826,7 +897,12 @@ class BertEstimator(BaseEstimator):
         model = _persistence.unpickled_model(state)
         if model is not None:
             state = {**self._spec_defaults, **state}
-        super().__setstate__(state)
+        # A pickle from an older skbert lacks newer parameters: their defaults.
+        defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(type(self)).parameters.items()
+        }
+        super().__setstate__({**defaults, **state})
         if model is not None:
             _persistence.attach(self, *model)
 

@@ -6,16 +6,17 @@ from numbers import Real
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.special import expit
 from sklearn.base import ClassifierMixin
-from sklearn.utils._param_validation import (
-    Interval,
-    StrOptions,
-    validate_parameter_constraints,
-)
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from . import _data, _engine
-from ._base import BertEstimator, Spec, shared_docs, with_parameters
+from . import _data, _engine, _outputs
+from ._base import (
+    BertEstimator,
+    Spec,
+    _validate_parameter,
+    shared_docs,
+    with_parameters,
+)
 
 
 @shared_docs
@@ -235,7 +236,7 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
     def _tune(
         self, spec: Spec, outputs: np.ndarray, targets: np.ndarray, weights: Any
     ) -> Spec:
-        thresholds = best_f1_thresholds(_sigmoid(outputs), targets, weights)
+        thresholds = best_f1_thresholds(_outputs.sigmoid(outputs), targets, weights)
         return {**spec, "thresholds_": thresholds}
 
     def partial_fit(
@@ -348,10 +349,8 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
             1-D for binary problems, as in scikit-learn, positive for
             ``classes_[1]``; one logit per label for a multi-label model.
         """
-        logits = self._outputs(X)
-        if logits.shape[1] == 2 and not self.multilabel_:
-            return logits[:, 1] - logits[:, 0]
-        return logits
+        logits = self._outputs(X)  # checks fitted before multilabel_ is read
+        return _outputs.decision_scores(logits, self.multilabel_)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``.
@@ -360,9 +359,7 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         label), so a row need not sum to 1.
         """
         logits = self._outputs(X)
-        if self.multilabel_:
-            return _sigmoid(logits)
-        return np.exp(_log_softmax(logits))
+        return _outputs.probabilities(logits, self.multilabel_)
 
     def predict(self, X: Any) -> np.ndarray:
         """The most likely label of each input, taken from ``classes_``.
@@ -372,16 +369,11 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         when ``threshold="auto"``).
         """
         logits = self._outputs(X)  # checks fitted before classes_ is read
-        if self.multilabel_:
-            return (_sigmoid(logits) >= self._label_thresholds()).astype(np.int64)
-        return self.classes_[np.argmax(logits, axis=1)]
+        thresholds = self._label_thresholds() if self.multilabel_ else 0.5
+        return _outputs.labels(logits, self.classes_, self.multilabel_, thresholds)
 
     def _label_thresholds(self) -> float | np.ndarray:
-        validate_parameter_constraints(
-            {"threshold": self._parameter_constraints["threshold"]},
-            {"threshold": self.threshold},
-            caller_name=type(self).__name__,
-        )
+        _validate_parameter(self, "threshold")
         if not isinstance(self.threshold, str):
             return float(self.threshold)
         if self.thresholds_ is None:
@@ -429,14 +421,3 @@ def _best_f1_threshold(
     # Neighbouring floats have no float between them: the halfway point rounds
     # onto one of them, so take the lowest score predicted positive instead.
     return float(halfway if halfway > lower else ranked[best])
-
-
-def _sigmoid(logits: np.ndarray) -> np.ndarray:
-    return expit(logits.astype(np.float64))
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise log-probabilities, computed in float64 without overflow."""
-    shifted = logits.astype(np.float64)
-    shifted -= shifted.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))

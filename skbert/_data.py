@@ -14,12 +14,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from sklearn.utils.multiclass import check_classification_targets
 from tqdm.auto import tqdm
+
+if TYPE_CHECKING:  # torch and scikit-learn are imported where they are used, so
+    import torch  # that skbert.onnx can tokenise and batch without them
 
 # Training batches are sorted by length inside windows of this many batches, so
 # batches stay random while padding shrinks (as in transformers' length grouping).
@@ -147,6 +148,8 @@ def _describe_bad_item(item: Any, index: int, name: str, part: str = "") -> str:
 
 def encode_labels(y: Any, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(classes, codes)``: the sorted original labels and an int index each."""
+    from sklearn.utils.multiclass import check_classification_targets
+
     if y is None:
         raise ValueError(
             "y is None; BertTextClassifier.fit needs one label per text in X."
@@ -783,13 +786,13 @@ def pad_id_of(tokenizer: Any) -> int:
     return int(pad) if pad is not None else 0
 
 
-def collate(
+def collate_arrays(
     ids: Sequence[np.ndarray],
     indices: np.ndarray,
     pad_id: int,
     type_ids: Sequence[np.ndarray] | None = None,
-) -> dict[str, torch.Tensor]:
-    """Stack the inputs at ``indices``, padded to the longest of them."""
+) -> dict[str, np.ndarray]:
+    """Stack the inputs at ``indices``, padded to the longest of them (int64)."""
     width = max(len(ids[i]) for i in indices)
     input_ids = np.full((len(indices), width), pad_id, dtype=np.int64)
     attention = np.zeros((len(indices), width), dtype=np.int64)
@@ -800,23 +803,34 @@ def collate(
         attention[row, :length] = 1
         if segments is not None:
             segments[row, :length] = type_ids[i]  # type: ignore[index]
-    batch = {
-        "input_ids": torch.from_numpy(input_ids),
-        "attention_mask": torch.from_numpy(attention),
-    }
+    batch = {"input_ids": input_ids, "attention_mask": attention}
     if segments is not None:
-        batch["token_type_ids"] = torch.from_numpy(segments)
+        batch["token_type_ids"] = segments
     return batch
+
+
+def collate(
+    ids: Sequence[np.ndarray],
+    indices: np.ndarray,
+    pad_id: int,
+    type_ids: Sequence[np.ndarray] | None = None,
+) -> dict[str, torch.Tensor]:
+    """:func:`collate_arrays` as torch tensors (sharing their memory)."""
+    import torch
+
+    arrays = collate_arrays(ids, indices, pad_id, type_ids)
+    return {key: torch.from_numpy(value) for key, value in arrays.items()}
 
 
 def inference_batches(
     encoded: Encoded, batch_size: int, pad_id: int
-) -> list[tuple[np.ndarray, dict[str, torch.Tensor]]]:
-    """Length-sorted ``(indices, inputs)`` batches, collated as they are consumed."""
+) -> Sequence[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Length-sorted ``(indices, inputs)`` batches of NumPy arrays, collated as
+    they are consumed."""
     order = sorted_batches(encoded.lengths, batch_size)
     return _Lazy(
         order,
-        lambda idx: (idx, collate(encoded.ids, idx, pad_id, encoded.type_ids)),
+        lambda idx: (idx, collate_arrays(encoded.ids, idx, pad_id, encoded.type_ids)),
     )
 
 
@@ -850,6 +864,8 @@ class TrainBatches:
         seed: int,
         weights: np.ndarray | None = None,
     ) -> None:
+        import torch
+
         self.ids = ids
         self.type_ids = getattr(ids, "type_ids", None)
         self.targets = torch.as_tensor(targets)

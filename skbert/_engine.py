@@ -590,19 +590,174 @@ def predict_logits(
     verbose: int = 0,
 ) -> np.ndarray:
     """Logits for ``n_samples`` texts, placed back at each batch's indices."""
+    return _run(
+        lambda inputs: model(**inputs).logits,
+        model,
+        batches,
+        n_samples,
+        device,
+        precision=precision,
+        total=total,
+        verbose=verbose,
+    )
+
+
+def embed(
+    model: nn.Module,
+    batches: Sequence[tuple[np.ndarray, dict[str, torch.Tensor]]] | Iterator[Any],
+    n_samples: int,
+    device: torch.device,
+    *,
+    pooling: str = "mean",
+    normalize: bool = True,
+    precision: str = "fp32",
+    total: int | None = None,
+    verbose: int = 0,
+) -> np.ndarray:
+    """Sentence embeddings of a bare encoder (``AutoModel``), in input order.
+
+    "mean" averages the last hidden states over the real tokens (the attention
+    mask), as sentence-transformers' Pooling does; "cls" takes the first token's.
+    ``normalize`` scales each embedding to unit length.
+    """
+
+    def forward(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        hidden = model(**inputs).last_hidden_state.float()
+        if pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1e-9)
+        return nn.functional.normalize(pooled, dim=1) if normalize else pooled
+
+    return _run(
+        forward,
+        model,
+        batches,
+        n_samples,
+        device,
+        precision=precision,
+        total=total,
+        verbose=verbose,
+    )
+
+
+def _run(
+    forward: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+    model: nn.Module,
+    batches: Sequence[tuple[np.ndarray, dict[str, torch.Tensor]]] | Iterator[Any],
+    n_samples: int,
+    device: torch.device,
+    *,
+    precision: str,
+    total: int | None,
+    verbose: int,
+) -> np.ndarray:
+    """``forward``'s float32 rows for ``n_samples`` inputs, in eval mode, placed
+    back at each batch's indices."""
     model.eval()
     out: np.ndarray | None = None
     with torch.inference_mode(), autocast(precision, device):
         for indices, inputs in tqdm(
             batches, total=total, desc="Predicting", disable=verbose < 1, leave=False
         ):
-            inputs = {key: value.to(device) for key, value in inputs.items()}
-            logits = model(**inputs).logits.float().cpu().numpy()
+            inputs = {
+                key: torch.as_tensor(value).to(device) for key, value in inputs.items()
+            }
+            rows = forward(inputs).float().cpu().numpy()
             if out is None:
-                out = np.empty((n_samples, logits.shape[1]), dtype=np.float32)
-            out[indices] = logits
+                out = np.empty((n_samples, rows.shape[1]), dtype=np.float32)
+            out[indices] = rows
     assert out is not None, "predict_logits needs at least one batch"
     return out
+
+
+def quantized_int8(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose encoder Linear layers run in int8.
+
+    Dynamic quantisation with one scale per output channel (int8 weights,
+    activations quantised per batch) of the attention and feed-forward layers;
+    the embeddings, the pooler and the head stay fp32. On MiniLM-L6 fine-tuned on
+    1,000 SST-2 sentences (872 validation sentences, 2 busy AVX-512 cores),
+    per-channel scales agreed with fp32 on 96.0% of labels where one scale per
+    tensor agreed on 94.0%, at 0.72x and 0.71x of fp32's time; keeping the
+    feed-forward output layers fp32 as well agreed on 97.7% but saved only a
+    tenth of the time. ``torch.ao.quantization`` warns that it is deprecated in
+    favour of torchao; its kernels are still the fast eager path on the CPU.
+    """
+    import copy
+    import warnings
+
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    layers = {
+        name: per_channel_dynamic_qconfig
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Linear)
+        and name.startswith(f"{model.base_model_prefix}.")
+        and ".pooler" not in name
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
+        return quantize_dynamic(copy.deepcopy(model).cpu().eval(), layers, torch.qint8)
+
+
+def export_onnx_graph(
+    model: nn.Module, path: str, input_names: list[str], max_length: int
+) -> None:
+    """Write ``model``'s logits as an ONNX graph with dynamic batch and sequence
+    axes, quietly (torch.onnx's dynamo exporter logs and warns a lot)."""
+    import logging
+    import warnings
+
+    if next(model.parameters()).device.type != "cpu":
+        import copy
+
+        model = copy.deepcopy(model).cpu()
+
+    class Logits(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(
+            self,
+            input_ids: torch.Tensor,
+            attention_mask: torch.Tensor,
+            token_type_ids: torch.Tensor | None = None,
+        ) -> torch.Tensor:
+            inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+            if token_type_ids is not None:
+                inputs["token_type_ids"] = token_type_ids
+            return self.model(**inputs).logits
+
+    length = min(8, max_length)
+    example = tuple(torch.ones((2, length), dtype=torch.int64) for _ in input_names)
+    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    axes = {name: {0: batch, 1: sequence} for name in input_names}
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export")]
+    levels = [logger.level for logger in loggers]
+    wrapper = Logits().eval()
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        with warnings.catch_warnings(), torch.inference_mode(False):
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                wrapper,
+                example,
+                path,
+                input_names=input_names,
+                output_names=["logits"],
+                dynamic_shapes=axes,
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+            )
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def output_layer(model: nn.Module) -> nn.Linear:

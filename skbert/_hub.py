@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
+import json
 import os
 import socket
 import threading
@@ -224,6 +225,28 @@ def load_model(
         )
 
 
+def load_encoder(source: str, local: bool) -> Any:
+    """Load the bare encoder of ``source`` (``AutoModel``: no head), quietly."""
+    from transformers import AutoModel
+
+    with quiet_transformers():
+        return AutoModel.from_pretrained(source, local_files_only=local)
+
+
+def sentence_max_length(source: str) -> int | None:
+    """The ``max_seq_length`` that sentence-transformers reads for ``source``.
+
+    From ``sentence_bert_config.json`` in the model directory (256 for the
+    bundled all-MiniLM-L6-v2), or None where there is none.
+    """
+    path = os.path.join(source, "sentence_bert_config.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        value = json.load(handle).get("max_seq_length")
+    return int(value) if value else None
+
+
 def save_pretrained(model: Any, tokenizer: Any, directory: str) -> None:
     """Write a standard Hugging Face model directory (safetensors weights)."""
     with quiet_transformers():
@@ -231,15 +254,28 @@ def save_pretrained(model: Any, tokenizer: Any, directory: str) -> None:
         tokenizer.save_pretrained(directory)
 
 
-def load_saved(directory: str) -> tuple[Any, Any]:
+def save_pretrained_tokenizer(tokenizer: Any, directory: str) -> None:
+    """Write the tokenizer's files (``tokenizer.json`` among them), quietly."""
+    with quiet_transformers():
+        tokenizer.save_pretrained(directory)
+
+
+def load_saved(directory: str, encoder: bool = False) -> tuple[Any, Any]:
     """Load a fine-tuned model and tokenizer from ``directory`` on the CPU.
 
-    Reads safetensors only: no pickle, no remote code, no network.
+    ``encoder``: the bare encoder (``AutoModel``) rather than a model with a
+    sequence-classification head. Reads safetensors only: no pickle, no remote
+    code, no network.
     """
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import (
+        AutoModel,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+    )
 
+    kind = AutoModel if encoder else AutoModelForSequenceClassification
     with quiet_transformers():
-        model = AutoModelForSequenceClassification.from_pretrained(
+        model = kind.from_pretrained(
             directory,
             local_files_only=True,
             use_safetensors=True,

@@ -62,12 +62,16 @@ def export_files(
         }
 
 
-def import_files(files: dict[str, bytes]) -> tuple[Any, Any]:
-    """Rebuild ``(model, tokenizer)`` on the CPU from :func:`export_files` output."""
+def import_files(files: dict[str, bytes], encoder: bool = False) -> tuple[Any, Any]:
+    """Rebuild ``(model, tokenizer)`` on the CPU from :func:`export_files` output.
+
+    ``encoder``: the files hold a bare encoder (``AutoModel``), not a model with
+    a head.
+    """
     with tempfile.TemporaryDirectory(prefix="skbert-") as tmp:
         for name, content in files.items():
             (Path(tmp) / Path(name).name).write_bytes(content)
-        return _hub.load_saved(tmp)
+        return _hub.load_saved(tmp, encoder)
 
 
 # Fitted attributes that every estimator's save() stores as JSON, besides the
@@ -213,6 +217,81 @@ def load_estimator(path: str | os.PathLike, cls: type) -> Any:
     return estimator
 
 
+ONNX_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+
+
+def export_onnx(estimator: Any, path: str | os.PathLike, quantize: str | None) -> None:
+    """Write ``estimator`` as an ONNX directory that :func:`skbert.onnx.load` serves.
+
+    The directory holds ``model.onnx`` (logits, or standardised outputs of a
+    regressor), the tokenizer's ``tokenizer.json`` and ``skbert.json`` with what
+    prediction needs besides: the task, its spec (classes, thresholds, target
+    scaling), ``max_length_``, the ``long_text`` settings and the batch size.
+    Written atomically with a sha256 per file, as :meth:`save` writes.
+    """
+    from . import __version__, _engine
+
+    tokenizer = estimator.tokenizer_
+    names = ["input_ids", "attention_mask"]
+    if "token_type_ids" in tokenizer.model_input_names:
+        names.append("token_type_ids")
+    with tempfile.TemporaryDirectory(prefix="skbert-onnx-") as tmp:
+        graph = Path(tmp) / ONNX_FILE
+        _engine.export_onnx_graph(
+            estimator.model_, str(graph), names, estimator.max_length_
+        )
+        if quantize == "int8":
+            _quantize_onnx(graph)
+        _hub.save_pretrained_tokenizer(tokenizer, tmp)
+        files = {
+            ONNX_FILE: graph.read_bytes(),
+            TOKENIZER_FILE: (Path(tmp) / TOKENIZER_FILE).read_bytes(),
+        }
+    spec = {name: getattr(estimator, name) for name in estimator._spec_attributes}
+    params = estimator.get_params(deep=False)
+    meta = {
+        "kind": "onnx",
+        "skbert_version": __version__,
+        "estimator": type(estimator).__name__,
+        "quantize": quantize,
+        "input_names": names,
+        "pad_token_id": _pad_id(tokenizer),
+        "max_length": int(estimator.max_length_),
+        "batch_size": 2 * int(params["batch_size"]),
+        "reading": {
+            "long_text": str(params["long_text"]),
+            "stride": int(params["stride"]),
+            "head_ratio": float(params["head_ratio"]),
+        },
+        "threshold": to_json(params.get("threshold"), "threshold"),
+        "spec": {name: to_json(value, name) for name, value in spec.items()},
+    }
+    save_directory(path, files, meta)
+
+
+def _pad_id(tokenizer: Any) -> int:
+    pad = tokenizer.pad_token_id
+    return int(pad) if pad is not None else 0
+
+
+def _quantize_onnx(graph: Path) -> None:
+    """Replace ``graph`` by onnxruntime's dynamic int8 quantisation of it."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantized = graph.with_name("int8.onnx")
+    logging.disable(logging.WARNING)  # its advice goes to the root logger
+    try:
+        quantize_dynamic(
+            graph, quantized, weight_type=QuantType.QInt8, per_channel=True
+        )
+    finally:
+        logging.disable(logging.NOTSET)
+    quantized.replace(graph)
+
+
 def _subclasses(cls: type) -> list[type]:
     found, todo = [], [cls]
     while todo:
@@ -231,19 +310,22 @@ def pickled_state(estimator: Any, state: dict[str, Any]) -> dict[str, Any]:
     """
     state = dict(state)
     state.pop("_optimizer_state", None)
+    state.pop("_quantized", None)  # rebuilt from the weights on first use
     if "model_" in state:
         state["model_"] = export_files(state["model_"], state.pop("tokenizer_"))
         state["device_"] = str(state["device_"])
     return state
 
 
-def unpickled_model(state: dict[str, Any]) -> tuple[Any, Any, str] | None:
+def unpickled_model(
+    state: dict[str, Any], encoder: bool = False
+) -> tuple[Any, Any, str] | None:
     """Pop the model files from a pickle state: ``(model, tokenizer, device)``."""
     files = state.pop("model_", None)
     device = state.pop("device_", None)
     if files is None:
         return None
-    return (*import_files(files), device)
+    return (*import_files(files, encoder), device)
 
 
 def attach(estimator: Any, model: Any, tokenizer: Any, device: str) -> None:
@@ -351,7 +433,12 @@ def load_directory(path: str | os.PathLike) -> tuple[dict[str, Any], Any, Any]:
     """
     directory = Path(path).expanduser()
     meta = read_meta(directory)
-    _verify_files(directory, meta["files"])
+    if meta.get("kind") == "onnx":
+        raise CorruptModelError(
+            f"{directory} holds an ONNX export (export_onnx); load it with "
+            "skbert.onnx.load, which serves it with onnxruntime."
+        )
+    verify_files(directory, meta["files"])
     model, tokenizer = _hub.load_saved(str(directory))
     return meta, model, tokenizer
 
@@ -396,7 +483,7 @@ def _warn_on_version_change(meta_path: Path, saved: str | None) -> None:
         )
 
 
-def _verify_files(directory: Path, digests: dict[str, str]) -> None:
+def verify_files(directory: Path, digests: dict[str, str]) -> None:
     """Check each listed file against the sha256 recorded when it was saved."""
     for name, expected in digests.items():
         source = directory / Path(name).name

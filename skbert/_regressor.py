@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import RegressorMixin
 
-from . import _data
+from . import _data, _outputs
 from ._base import BertEstimator, Spec, shared_docs
 
 
@@ -161,9 +161,9 @@ class BertTextRegressor(RegressorMixin, BertEstimator):
 
     @staticmethod
     def _in_units(spec: Spec, standardised: np.ndarray) -> np.ndarray:
-        values = standardised.astype(np.float64).reshape(len(standardised), -1)
-        values = values * spec["target_scale_"] + spec["target_mean_"]
-        return values.ravel() if spec["n_outputs_"] == 1 else values
+        return _outputs.in_units(
+            standardised, spec["target_mean_"], spec["target_scale_"]
+        )
 
     def _saved_output_scaling(self) -> tuple[np.ndarray, np.ndarray]:
         return self.target_scale_, self.target_mean_

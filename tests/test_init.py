@@ -5,12 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import skbert
 
 
 def test_exported_members():
     assert skbert.__all__ == [
         "BertTextClassifier",
+        "BertTextEmbedder",
         "BertTextRegressor",
         "__version__",
         "load",
@@ -19,15 +22,25 @@ def test_exported_members():
         assert hasattr(skbert, name)
     public = {name for name in dir(skbert) if not name.startswith("_")}
     # Submodules are importable but not part of __all__.
-    assert public - set(skbert.__all__) <= {"datasets", "exceptions"}
+    assert public - set(skbert.__all__) <= {"datasets", "exceptions", "onnx"}
 
 
-def test_import_does_not_load_transformers():
-    code = "import sys, skbert; print('transformers' in sys.modules)"
+def test_import_loads_neither_torch_nor_transformers():
+    """The estimators are imported lazily (PEP 562), on first use."""
+    code = (
+        "import sys, skbert; "
+        "print('torch' in sys.modules, 'transformers' in sys.modules); "
+        "skbert.BertTextClassifier; print('torch' in sys.modules)"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert result.stdout.strip() == "False"
+    assert result.stdout.split() == ["False", "False", "True"]
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="module 'skbert' has no attribute 'Nope'"):
+        skbert.Nope  # noqa: B018
 
 
 def test_declared_torch_floor_has_fused_adamw_on_the_cpu():

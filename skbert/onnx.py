@@ -1,0 +1,199 @@
+"""Serve a model exported by ``export_onnx`` with onnxruntime, without torch.
+
+Usage, where ``clf.export_onnx("exported/")`` wrote the directory::
+
+    import skbert.onnx
+
+    model = skbert.onnx.load("exported/")
+    model.predict(["a new review"])
+
+Importing this module imports neither torch nor transformers, and loading and
+predicting import only onnxruntime, tokenizers (the Rust tokenizer that
+transformers' fast tokenizers wrap) and NumPy. Texts are checked, tokenised,
+read as ``long_text`` says and batched by length exactly as the estimator does,
+with the same code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import _data, _outputs, _persistence
+from .exceptions import CorruptModelError
+
+__all__ = ["OnnxPredictor", "load"]
+
+
+def load(path: str | os.PathLike) -> OnnxPredictor:
+    """Load a directory written by an estimator's ``export_onnx``.
+
+    Every file is checked against the sha256 recorded at export. Returns an
+    :class:`OnnxPredictor`.
+    """
+    return OnnxPredictor(path)
+
+
+class OnnxPredictor:
+    """An exported classifier or regressor, predicting with onnxruntime.
+
+    Has the estimator's prediction methods: ``predict``, ``predict_proba`` and
+    ``decision_function`` for a classifier (single- or multi-label), ``predict``
+    for a regressor; and its fitted attributes ``classes_``, ``multilabel_``,
+    ``thresholds_`` (classifier) or ``n_outputs_``, ``target_mean_``,
+    ``target_scale_`` (regressor). ``threshold`` is the estimator's at export
+    and may be changed here.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A directory written by ``export_onnx``.
+    providers : list of str, default=None
+        onnxruntime execution providers; None is the CPU.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, providers: list[str] | None = None
+    ) -> None:
+        import onnxruntime
+
+        directory = Path(path).expanduser()
+        meta = _persistence.read_meta(directory)
+        if meta.get("kind") != "onnx":
+            raise CorruptModelError(
+                f"{directory} was written by save(), not export_onnx(); load it "
+                "with skbert.load, or export it with export_onnx."
+            )
+        _persistence.verify_files(directory, meta["files"])
+        self.estimator = meta["estimator"]
+        self.quantize = meta["quantize"]
+        self.threshold = _persistence.from_json(meta["threshold"])
+        for name, value in meta["spec"].items():
+            setattr(self, name, _persistence.from_json(value))
+        self._meta = meta
+        self._input_names = list(meta["input_names"])
+        self._tokenizer = _RustTokenizer(
+            directory / _persistence.TOKENIZER_FILE,
+            meta["pad_token_id"],
+            self._input_names,
+        )
+        self._reading = _data.Reading(**meta["reading"])
+        self._session = onnxruntime.InferenceSession(
+            str(directory / _persistence.ONNX_FILE),
+            providers=providers or ["CPUExecutionProvider"],
+        )
+
+    def __repr__(self) -> str:
+        return f"OnnxPredictor({self.estimator}, quantize={self.quantize!r})"
+
+    @property
+    def _classifier(self) -> bool:
+        return hasattr(self, "classes_")
+
+    def _outputs(self, X: Any) -> np.ndarray:
+        """Raw outputs, one row per input (windows averaged), as the estimator's."""
+        inputs = _data.check_inputs(X)
+        encoded = _data.tokenize(
+            self._tokenizer, inputs, self._meta["max_length"], 0, self._reading
+        )
+        out: np.ndarray | None = None
+        for indices, batch in _data.inference_batches(
+            encoded, self._meta["batch_size"], self._meta["pad_token_id"]
+        ):
+            feed = {name: batch.get(name) for name in self._input_names}
+            if feed.get("token_type_ids") is None and "token_type_ids" in feed:
+                feed["token_type_ids"] = np.zeros_like(batch["input_ids"])
+            rows = self._session.run(["logits"], feed)[0]
+            if out is None:
+                out = np.empty((len(encoded), rows.shape[1]), dtype=np.float32)
+            out[indices] = rows
+        assert out is not None
+        return encoded.pool(out)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Logits, as the classifier's ``decision_function``."""
+        self._need_classifier("decision_function")
+        return _outputs.decision_scores(self._outputs(X), self.multilabel_)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probabilities, as the classifier's ``predict_proba``."""
+        self._need_classifier("predict_proba")
+        return _outputs.probabilities(self._outputs(X), self.multilabel_)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Labels (or a multi-label 0/1 matrix), or a regressor's targets."""
+        outputs = self._outputs(X)
+        if not self._classifier:
+            return _outputs.in_units(outputs, self.target_mean_, self.target_scale_)
+        thresholds: Any = 0.5
+        if self.multilabel_:
+            thresholds = self._label_thresholds()
+        return _outputs.labels(outputs, self.classes_, self.multilabel_, thresholds)
+
+    def _label_thresholds(self) -> float | np.ndarray:
+        if not isinstance(self.threshold, str):
+            return float(self.threshold)
+        if self.thresholds_ is None:
+            raise ValueError(
+                "threshold='auto', but the exported model has no tuned thresholds_; "
+                "set a float threshold on this predictor."
+            )
+        return self.thresholds_
+
+    def _need_classifier(self, method: str) -> None:
+        if not self._classifier:
+            raise AttributeError(
+                f"This {self.estimator} has no {method}; a regressor predicts "
+                "with predict."
+            )
+
+
+class _RustTokenizer:
+    """The part of a transformers fast tokenizer that ``_data.tokenize`` calls,
+    on the Rust ``tokenizers.Tokenizer`` that it wraps."""
+
+    def __init__(self, path: Path, pad_token_id: int, input_names: list[str]) -> None:
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(path))
+        self._tokenizer.no_padding()
+        self._tokenizer.encode_special_tokens = True  # "[SEP]" in a text is text
+        self.pad_token_id = pad_token_id
+        self.model_input_names = input_names
+
+    def num_special_tokens_to_add(self, pair: bool = False) -> int:
+        processor = self._tokenizer.post_processor
+        return 0 if processor is None else processor.num_special_tokens_to_add(pair)
+
+    def __call__(
+        self,
+        text: Any,
+        text_pair: Any = None,
+        *,
+        add_special_tokens: bool = True,
+        truncation: Any = False,
+        max_length: int | None = None,
+        **ignored: Any,
+    ) -> dict[str, Any]:
+        single = isinstance(text, str)
+        firsts = [text] if single else list(text)
+        if text_pair is None:
+            batch: list[Any] = firsts
+        else:
+            seconds = [text_pair] if single else list(text_pair)
+            batch = list(zip(firsts, seconds, strict=True))
+        if truncation and max_length is not None:
+            self._tokenizer.enable_truncation(max_length, strategy="longest_first")
+        else:
+            self._tokenizer.no_truncation()
+        encodings = self._tokenizer.encode_batch(
+            batch, add_special_tokens=add_special_tokens
+        )
+        ids = [encoding.ids for encoding in encodings]
+        types = [encoding.type_ids for encoding in encodings]
+        if single:
+            return {"input_ids": ids[0], "token_type_ids": types[0]}
+        return {"input_ids": ids, "token_type_ids": types}

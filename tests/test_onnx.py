@@ -1,0 +1,190 @@
+"""export_onnx and skbert.onnx: the exported model predicts as the estimator does,
+with onnxruntime, tokenizers and NumPy only."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import InvalidParameterError
+
+import skbert
+import skbert.onnx
+from skbert import BertTextClassifier, BertTextRegressor
+from skbert.exceptions import CorruptModelError
+
+TEXTS = [
+    "good film",
+    "a great plot and very good acting " * 6,
+    "bad film [SEP] not a separator",
+    "the worst plot",
+    "",
+    "it was not good but not bad",
+] * 3
+LABELS = ["pos", "pos", "neg", "neg", "neg", "pos"] * 3
+PAIRS = [(text, TEXTS[(i + 1) % len(TEXTS)]) for i, text in enumerate(TEXTS)]
+Y = np.array([[1, 0, 1], [1, 1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0], [1, 0, 0]] * 3)
+ROOT = Path(__file__).resolve().parents[1]
+
+CASES = {
+    "binary": (BertTextClassifier, {}, TEXTS, LABELS),
+    "multiclass-pairs": (
+        BertTextClassifier,
+        {"max_length": 24},
+        PAIRS,
+        ["a", "b", "c"] * 6,
+    ),
+    "multilabel-auto-chunk": (
+        BertTextClassifier,
+        {
+            "threshold": "auto",
+            "validation_fraction": 0.3,
+            "long_text": "chunk",
+            "max_length": 12,
+            "stride": np.int64(3),
+        },
+        TEXTS,
+        Y,
+    ),
+    "regressor-head-tail": (
+        BertTextRegressor,
+        {"long_text": "head_tail", "max_length": 12, "head_ratio": np.float64(0.5)},
+        TEXTS,
+        np.arange(18.0) * 10,
+    ),
+    "regressor-2-outputs-pairs": (
+        BertTextRegressor,
+        {},
+        PAIRS,
+        np.c_[np.arange(18.0), -np.arange(18.0)],
+    ),
+}
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def exported(request, tiny_model, tmp_path_factory):
+    """``(estimator, inputs, predictor)`` of each case, exported once."""
+    cls, params, X, y = CASES[request.param]
+    estimator = cls(tiny_model, epochs=1, random_state=0, batch_size=4, **params)
+    estimator.fit(X, y)
+    path = tmp_path_factory.mktemp("onnx") / request.param
+    estimator.export_onnx(path)
+    return estimator, X, skbert.onnx.load(path)
+
+
+def test_outputs_match_the_estimator(exported):
+    estimator, X, predictor = exported
+    np.testing.assert_allclose(
+        predictor._outputs(X), estimator._outputs(X), atol=1e-4, rtol=0
+    )
+    if isinstance(estimator, BertTextClassifier):
+        np.testing.assert_array_equal(predictor.predict(X), estimator.predict(X))
+        np.testing.assert_allclose(
+            predictor.predict_proba(X), estimator.predict_proba(X), atol=1e-4
+        )
+        np.testing.assert_allclose(
+            predictor.decision_function(X), estimator.decision_function(X), atol=1e-4
+        )
+        np.testing.assert_array_equal(predictor.classes_, estimator.classes_)
+    else:
+        np.testing.assert_allclose(
+            predictor.predict(X), estimator.predict(X), rtol=1e-4, atol=1e-3
+        )
+        with pytest.raises(AttributeError, match="a regressor predicts with predict"):
+            predictor.predict_proba(X)
+
+
+def test_input_checks_are_the_estimators(exported):
+    _, X, predictor = exported
+    with pytest.raises(TypeError, match="got a single str"):
+        predictor.predict("one text")
+    with pytest.raises(TypeError, match=r"Item 1 of X"):
+        predictor.predict([X[0], None])
+
+
+def test_multilabel_threshold_can_change_after_export(tiny_model, tmp_path):
+    clf = BertTextClassifier(
+        tiny_model, epochs=1, random_state=0, threshold="auto", validation_fraction=0.3
+    ).fit(TEXTS, Y)
+    clf.export_onnx(tmp_path / "m")
+    predictor = skbert.onnx.load(tmp_path / "m")
+    np.testing.assert_array_equal(predictor.thresholds_, clf.thresholds_)
+    predictor.threshold = 0.0001
+    np.testing.assert_array_equal(predictor.predict(TEXTS), np.ones_like(Y))
+
+
+def test_int8_export_is_close(tiny_model, tmp_path):
+    clf = BertTextClassifier(tiny_model, epochs=1, random_state=0).fit(TEXTS, LABELS)
+    clf.export_onnx(tmp_path / "fp32")
+    clf.export_onnx(tmp_path / "int8", quantize="int8")
+    fp32, int8 = (
+        skbert.onnx.load(tmp_path / "fp32"),
+        skbert.onnx.load(tmp_path / "int8"),
+    )
+    assert int8.quantize == "int8"
+    ops = {
+        node.op_type for node in onnx.load(tmp_path / "int8" / "model.onnx").graph.node
+    }
+    assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops
+    assert not np.array_equal(int8.predict_proba(TEXTS), fp32.predict_proba(TEXTS))
+    np.testing.assert_allclose(
+        int8.predict_proba(TEXTS), clf.predict_proba(TEXTS), atol=0.05
+    )
+
+
+def test_serving_imports_neither_torch_nor_transformers(tiny_model, tmp_path):
+    """A fresh process where importing torch or transformers fails serves the model."""
+    clf = BertTextClassifier(tiny_model, epochs=1, random_state=0).fit(TEXTS, LABELS)
+    clf.export_onnx(tmp_path / "m")
+    expected = clf.predict_proba(TEXTS)
+    np.save(tmp_path / "expected.npy", expected)
+    code = textwrap.dedent(
+        f"""
+        import sys
+        import numpy as np
+        sys.modules["torch"] = None          # import torch now raises ImportError
+        sys.modules["transformers"] = None
+        import skbert.onnx
+        predictor = skbert.onnx.load({str(tmp_path / "m")!r})
+        found = predictor.predict_proba({TEXTS!r})
+        expected = np.load({str(tmp_path / "expected.npy")!r})
+        assert np.abs(found - expected).max() < 1e-4, np.abs(found - expected).max()
+        print(sorted(name for name in ("torch", "transformers", "sklearn")
+                     if sys.modules.get(name) is not None))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["[]"]
+
+
+def test_load_refuses_the_other_kind_of_directory(tiny_model, tmp_path):
+    clf = BertTextClassifier(tiny_model, epochs=1, random_state=0).fit(TEXTS, LABELS)
+    clf.save(tmp_path / "saved")
+    clf.export_onnx(tmp_path / "onnx")
+    with pytest.raises(CorruptModelError, match=r"written by save\(\), not export"):
+        skbert.onnx.load(tmp_path / "saved")
+    with pytest.raises(CorruptModelError, match=r"holds an ONNX export.*onnx\.load"):
+        skbert.load(tmp_path / "onnx")
+    graph = tmp_path / "onnx" / "model.onnx"
+    graph.write_bytes(graph.read_bytes()[:-10])
+    with pytest.raises(CorruptModelError, match=r"model\.onnx is corrupted"):
+        skbert.onnx.load(tmp_path / "onnx")
+
+
+def test_export_checks_its_arguments(tiny_model, tmp_path):
+    with pytest.raises(NotFittedError):
+        BertTextClassifier(tiny_model).export_onnx(tmp_path / "m")
+    clf = BertTextClassifier(tiny_model, epochs=1, random_state=0).fit(TEXTS, LABELS)
+    with pytest.raises(InvalidParameterError, match="'quantize' parameter of"):
+        clf.export_onnx(tmp_path / "m", quantize="int4")

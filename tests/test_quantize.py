@@ -1,0 +1,163 @@
+"""quantize="int8": dynamic int8 prediction on the CPU, read at prediction time."""
+
+from __future__ import annotations
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.utils._param_validation import InvalidParameterError
+
+import skbert
+from skbert import BertTextClassifier, BertTextRegressor
+
+TEXTS = ["good film", "great plot", "bad film", "awful plot"] * 4
+LABELS = ["pos", "pos", "neg", "neg"] * 4
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_model: str) -> BertTextClassifier:
+    return BertTextClassifier(tiny_model, epochs=2, random_state=0).fit(TEXTS, LABELS)
+
+
+@pytest.fixture
+def clf(fitted: BertTextClassifier) -> BertTextClassifier:
+    """The fitted classifier, its quantize setting put back after the test."""
+    yield fitted
+    fitted.set_params(quantize=None)
+    fitted.__dict__.pop("_quantized", None)
+
+
+def _quantized_layers(model: torch.nn.Module) -> set[str]:
+    return {
+        name
+        for name, module in model.named_modules()
+        if type(module).__module__.startswith("torch.ao.nn.quantized.dynamic")
+    }
+
+
+def test_set_params_on_a_fitted_model_predicts_in_int8(clf):
+    fp32 = clf.predict_proba(TEXTS)
+    int8 = clf.set_params(quantize="int8").predict_proba(TEXTS)
+    assert not np.array_equal(int8, fp32)  # another model ran
+    np.testing.assert_allclose(int8, fp32, atol=0.02)
+    np.testing.assert_allclose(int8.sum(axis=1), 1.0, rtol=1e-6)
+    assert clf.set_params(quantize=None).predict_proba(TEXTS) == pytest.approx(fp32)
+
+
+def test_encoder_linears_are_int8_and_pooler_and_head_fp32(clf):
+    clf.set_params(quantize="int8").predict(TEXTS[:1])
+    copy = clf._quantized[1]
+    names = _quantized_layers(copy)
+    encoder = {
+        name
+        for name, module in clf.model_.named_modules()
+        if isinstance(module, torch.nn.Linear) and ".encoder." in name
+    }
+    assert names == encoder  # 2 layers x (q, k, v, out, up, down)
+    assert len(names) == 12
+    assert isinstance(copy.classifier, torch.nn.Linear)
+    assert type(copy.bert.pooler.dense) is torch.nn.Linear
+    assert _quantized_layers(clf.model_) == set()  # the fitted model is untouched
+
+
+def test_the_int8_copy_is_made_once(clf, monkeypatch):
+    from skbert import _engine
+
+    made = []
+    original = _engine.quantized_int8
+    monkeypatch.setattr(
+        _engine, "quantized_int8", lambda model: made.append(1) or original(model)
+    )
+    clf.set_params(quantize="int8")
+    for _ in range(3):
+        clf.predict(TEXTS)
+    clf.predict_proba(TEXTS)
+    assert len(made) == 1
+
+
+def test_a_new_fit_drops_the_old_int8_copy(tiny_model):
+    clf = BertTextClassifier(
+        tiny_model, epochs=1, random_state=0, warm_start=True, quantize="int8"
+    )
+    clf.fit(TEXTS, LABELS)
+    before = clf.predict_proba(TEXTS)
+    first_copy = clf._quantized[1]
+    clf.fit(TEXTS, LABELS)  # continues training the same model object
+    assert "_quantized" not in vars(clf)
+    after = clf.predict_proba(TEXTS)
+    assert clf._quantized[1] is not first_copy
+    fp32 = clf.set_params(quantize=None).predict_proba(TEXTS)
+    np.testing.assert_allclose(after, fp32, atol=0.02)
+    assert not np.allclose(after, before, atol=1e-6)
+
+
+def test_training_and_its_validation_run_in_fp32(tiny_model):
+    params = dict(epochs=2, random_state=0, early_stopping=True, scoring="accuracy")
+    plain = BertTextClassifier(tiny_model, **params).fit(TEXTS * 2, LABELS * 2)
+    int8 = BertTextClassifier(tiny_model, quantize="int8", **params)
+    int8.fit(TEXTS * 2, LABELS * 2)
+    assert int8.validation_loss_curve_ == plain.validation_loss_curve_
+    np.testing.assert_array_equal(
+        int8.set_params(quantize=None).predict_proba(TEXTS), plain.predict_proba(TEXTS)
+    )
+
+
+def test_regressor_predicts_in_int8(tiny_model):
+    reg = BertTextRegressor(tiny_model, epochs=1, random_state=0)
+    reg.fit(TEXTS, np.arange(16.0))
+    fp32 = reg.predict(TEXTS)
+    int8 = reg.set_params(quantize="int8").predict(TEXTS)
+    assert int8.shape == (16,)
+    np.testing.assert_allclose(int8, fp32, atol=0.1 * np.std(np.arange(16.0)))
+
+
+@pytest.mark.parametrize("path", ["save", "pickle", "joblib"])
+def test_quantize_survives_persistence(clf, path, tmp_path):
+    clf.set_params(quantize="int8")
+    expected = clf.predict_proba(TEXTS)
+    if path == "save":
+        clf.save(tmp_path / "model")
+        copy = skbert.load(tmp_path / "model")
+    elif path == "pickle":
+        copy = pickle.loads(pickle.dumps(clf))
+    else:
+        joblib.dump(clf, tmp_path / "model.joblib")
+        copy = joblib.load(tmp_path / "model.joblib")
+    assert "_quantized" not in vars(copy)  # rebuilt, not stored
+    assert copy.quantize == "int8"
+    np.testing.assert_allclose(copy.predict_proba(TEXTS), expected, atol=1e-6)
+
+
+def test_a_bad_value_set_after_fit_is_named_at_predict(clf):
+    clf.set_params(quantize="int4")
+    with pytest.raises(InvalidParameterError, match="'quantize' parameter of"):
+        clf.predict(TEXTS)
+
+
+def test_fit_validates_quantize(tiny_model):
+    with pytest.raises(InvalidParameterError, match="'quantize' parameter of"):
+        BertTextClassifier(tiny_model, quantize="fp8").fit(TEXTS, LABELS)
+
+
+def test_int8_off_the_cpu_is_an_error(clf):
+    clf.set_params(quantize="int8")
+    clf.device_ = torch.device("cuda")
+    try:
+        with pytest.raises(ValueError, match=r"quantize='int8' runs on the CPU, but"):
+            clf.predict(TEXTS)
+    finally:
+        clf.device_ = torch.device("cpu")
+
+
+def test_a_pickle_from_before_quantize_loads_with_its_default(clf):
+    """Regression: unpickling a model from an skbert without ``quantize`` raised
+    AttributeError at predict."""
+    state = clf.__getstate__()
+    del state["quantize"]
+    old = BertTextClassifier.__new__(BertTextClassifier)
+    old.__setstate__(state)
+    assert old.quantize is None
+    np.testing.assert_array_equal(old.predict_proba(TEXTS), clf.predict_proba(TEXTS))
