@@ -98,7 +98,7 @@ def indicator(rows: list[list[int]]) -> Any:
 
 
 def run_skbert(job: Job, data: Data, *, tuned: bool) -> dict[str, Any]:
-    """skbert at 0.5, or (``tuned``) balanced and at "auto", then 0.5 refitted-free."""
+    """skbert at 0.5; ``tuned``: balanced, at "auto", then the same model at 0.5."""
     from skbert import BertTextClassifier
 
     extra = {"threshold": "auto", "class_weight": "balanced"} if tuned else {}
