@@ -153,6 +153,23 @@ def sigint_default() -> Iterator[None]:
     signal.signal(signal.SIGINT, previous)
 
 
+def round_trip(estimator: object, how: str, tmp_path: Path) -> object:
+    """``estimator`` back from ``save``/``skbert.load``, pickle or joblib."""
+    import pickle
+
+    import joblib
+
+    import skbert
+
+    if how == "save":
+        estimator.save(tmp_path / "saved")  # type: ignore[attr-defined]
+        return skbert.load(tmp_path / "saved")
+    if how == "pickle":
+        return pickle.loads(pickle.dumps(estimator))
+    joblib.dump(estimator, tmp_path / "model.joblib")
+    return joblib.load(tmp_path / "model.joblib")
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Path of a tiny random BERT with a 2-class head (resized by fit)."""

@@ -374,16 +374,13 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
 
     def _label_thresholds(self) -> float | np.ndarray:
         _validate_parameter(self, "threshold")
-        if not isinstance(self.threshold, str):
-            return float(self.threshold)
-        if self.thresholds_ is None:
-            raise ValueError(
-                "threshold='auto', but no thresholds_ were tuned: fit tunes them "
-                "only when threshold='auto' is set before it, and partial_fit "
-                "holds out no data. Call tune_thresholds(X_val, y_val) with "
-                "held-out data, or set a float threshold."
-            )
-        return self.thresholds_
+        return _outputs.label_thresholds(
+            self.threshold,
+            self.thresholds_,
+            "fit tunes them only when threshold='auto' is set before it, and "
+            "partial_fit holds out no data. Call tune_thresholds(X_val, y_val) with "
+            "held-out data, or set a float threshold.",
+        )
 
 
 def best_f1_thresholds(

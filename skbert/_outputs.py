@@ -36,6 +36,18 @@ def labels(
     return classes[np.argmax(logits, axis=1)]
 
 
+def label_thresholds(
+    threshold: float | str, tuned: np.ndarray | None, fix: str
+) -> float | np.ndarray:
+    """The multi-label thresholds in use: a float ``threshold``, or the ``tuned``
+    ones for "auto"; ``fix`` says what to do when none were tuned."""
+    if not isinstance(threshold, str):
+        return float(threshold)
+    if tuned is None:
+        raise ValueError(f"threshold='auto', but no thresholds_ were tuned: {fix}")
+    return tuned
+
+
 def in_units(
     standardised: np.ndarray, mean: np.ndarray, scale: np.ndarray
 ) -> np.ndarray:

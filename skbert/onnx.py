@@ -130,18 +130,12 @@ class OnnxPredictor:
             return _outputs.in_units(outputs, self.target_mean_, self.target_scale_)
         thresholds: Any = 0.5
         if self.multilabel_:
-            thresholds = self._label_thresholds()
-        return _outputs.labels(outputs, self.classes_, self.multilabel_, thresholds)
-
-    def _label_thresholds(self) -> float | np.ndarray:
-        if not isinstance(self.threshold, str):
-            return float(self.threshold)
-        if self.thresholds_ is None:
-            raise ValueError(
-                "threshold='auto', but the exported model has no tuned thresholds_; "
-                "set a float threshold on this predictor."
+            thresholds = _outputs.label_thresholds(
+                self.threshold,
+                self.thresholds_,
+                "set a float threshold on this predictor.",
             )
-        return self.thresholds_
+        return _outputs.labels(outputs, self.classes_, self.multilabel_, thresholds)
 
     def _need_classifier(self, method: str) -> None:
         if not self._classifier:

@@ -14,7 +14,6 @@ import itertools
 import math
 import pickle
 
-import joblib
 import numpy as np
 import pytest
 import torch
@@ -25,8 +24,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.utils._param_validation import InvalidParameterError
 
-import skbert
-from conftest import WORDS
+from conftest import WORDS, round_trip
 from skbert import BertTextClassifier, BertTextRegressor, _data, _hub
 from skbert._classifier import best_f1_thresholds
 
@@ -604,16 +602,6 @@ def test_partial_fit_with_chunk(tiny_model: str, train_calls) -> None:
 # --- persistence and model selection --------------------------------------------------
 
 
-def _round_trip(estimator, how: str, tmp_path):
-    if how == "save":
-        estimator.save(tmp_path / "saved")
-        return skbert.load(tmp_path / "saved")
-    if how == "pickle":
-        return pickle.loads(pickle.dumps(estimator))
-    joblib.dump(estimator, tmp_path / "model.joblib")
-    return joblib.load(tmp_path / "model.joblib")
-
-
 CASES = {
     "chunk-numpy": (
         BertTextClassifier,
@@ -664,7 +652,7 @@ def test_long_text_round_trips(tiny_model: str, tmp_path, case: str, how: str) -
     cls, params, X, y = CASES[case]
     estimator = small(tiny_model, cls, **params).fit(X, y)
     probe = X[:4]
-    loaded = _round_trip(estimator, how, tmp_path)
+    loaded = round_trip(estimator, how, tmp_path)
     assert type(loaded) is cls
     original, restored = estimator.get_params(), loaded.get_params()
     assert restored == original

@@ -12,7 +12,6 @@ from __future__ import annotations
 import pickle
 import re
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,6 +25,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils._param_validation import InvalidParameterError
 
 import skbert
+from conftest import round_trip
 from skbert import BertTextClassifier, _data, _engine
 from skbert._classifier import best_f1_thresholds
 
@@ -803,16 +803,6 @@ def test_partial_fit_with_auto_needs_tune_thresholds(tiny_model: str) -> None:
 # --- persistence ----------------------------------------------------------------------
 
 
-def _round_trip(estimator, how: str, tmp_path):
-    if how == "save":
-        estimator.save(tmp_path / "saved")
-        return skbert.load(tmp_path / "saved")
-    if how == "pickle":
-        return pickle.loads(pickle.dumps(estimator))
-    joblib.dump(estimator, tmp_path / "model.joblib")
-    return joblib.load(tmp_path / "model.joblib")
-
-
 THRESHOLD_CASES = {
     "auto": {"threshold": "auto"},
     "float": {"threshold": 0.3},
@@ -828,7 +818,7 @@ def test_multilabel_round_trips(tiny_model: str, tmp_path, case: str, how: str) 
     estimator.fit(
         TEXTS, Y, **({"X_val": PROBE, "y_val": PROBE_Y} if case == "auto" else {})
     )
-    loaded = _round_trip(estimator, how, tmp_path)
+    loaded = round_trip(estimator, how, tmp_path)
     assert type(loaded) is BertTextClassifier
     params, loaded_params = estimator.get_params(), loaded.get_params()
     assert loaded_params == params
