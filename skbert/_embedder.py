@@ -193,7 +193,7 @@ class BertTextEmbedder(
             self.device_,
             pooling=self.pooling,
             normalize=self.normalize,
-            precision=self.precision_,
+            precision=_engine.resolve_precision(self.precision, self.device_),
             total=len(batches),
             verbose=self.verbose,
         )

@@ -47,7 +47,7 @@ def test_set_params_on_a_fitted_model_predicts_in_int8(clf):
     assert clf.set_params(quantize=None).predict_proba(TEXTS) == pytest.approx(fp32)
 
 
-def test_encoder_linears_are_int8_and_pooler_and_head_fp32(clf):
+def test_encoder_linears_are_int8_but_first_ffn_output_pooler_and_head_fp32(clf):
     clf.set_params(quantize="int8").predict(TEXTS[:1])
     copy = clf._quantized[1]
     names = _quantized_layers(copy)
@@ -56,8 +56,11 @@ def test_encoder_linears_are_int8_and_pooler_and_head_fp32(clf):
         for name, module in clf.model_.named_modules()
         if isinstance(module, torch.nn.Linear) and ".encoder." in name
     }
-    assert names == encoder  # 2 layers x (q, k, v, out, up, down)
-    assert len(names) == 12
+    # 2 layers x (q, k, v, out, up, down), less the first layer's down projection
+    first_ffn_out = "bert.encoder.layer.0.output.dense"
+    assert names == encoder - {first_ffn_out}
+    assert len(names) == 11
+    assert type(copy.get_submodule(first_ffn_out)) is torch.nn.Linear
     assert isinstance(copy.classifier, torch.nn.Linear)
     assert type(copy.bert.pooler.dense) is torch.nn.Linear
     assert _quantized_layers(clf.model_) == set()  # the fitted model is untouched
@@ -161,3 +164,16 @@ def test_a_pickle_from_before_quantize_loads_with_its_default(clf):
     old.__setstate__(state)
     assert old.quantize is None
     np.testing.assert_array_equal(old.predict_proba(TEXTS), clf.predict_proba(TEXTS))
+
+
+def test_precision_is_read_again_at_prediction_time(clf):
+    """Like ``quantize``: ``set_params(precision="bf16")`` after fit predicts in
+    bf16 (close to fp32, not equal), and back to fp32 gives fp32's outputs."""
+    fp32 = clf.set_params(precision="fp32").predict_proba(TEXTS)
+    bf16 = clf.set_params(precision="bf16").predict_proba(TEXTS)
+    assert not np.array_equal(bf16, fp32)
+    np.testing.assert_allclose(bf16, fp32, atol=0.05)
+    clf.set_params(precision="fp64")
+    with pytest.raises(ValueError, match="'precision' parameter"):
+        clf.predict(TEXTS)
+    assert clf.set_params(precision="fp32").predict_proba(TEXTS) == pytest.approx(fp32)
