@@ -32,7 +32,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_is_fitted
 
 from . import _data, _engine, _hub, _persistence, _vocab
-from ._device import check_device_string, resolve_device
+from ._device import check_device_string, resolve_device, threads
 from ._warnings import warn
 from .exceptions import ModelLengthWarning
 
@@ -136,6 +136,14 @@ SHARED_PARAMETERS = """\
         Linear layers are dynamically quantised to int8 (the pooler and the head
         stay fp32), on the CPU only. The copy is made once and reused until the
         next ``fit``. Training and its validation always use the fp32 model.
+    n_jobs : int, default=None
+        Torch threads for this estimator's ``fit`` and prediction, set on entry
+        and restored on exit (read at call time, so ``set_params`` on a fitted
+        estimator works). None leaves torch's setting; -1 uses every usable core,
+        -2 all but one. In a search that runs folds in parallel
+        (``GridSearchCV(n_jobs=...)``, Dask workers on one machine), give each
+        estimator ``cores // parallel folds`` so they do not oversubscribe the
+        cores.
     verbose : int, default=0
         0 prints nothing; 1 or more shows a progress bar per epoch with the
         running loss and prints a one-line summary per epoch."""
@@ -172,7 +180,25 @@ SHARED_ATTRIBUTES = """\
         kept with ``early_stopping``, else None."""
 
 
-def _validate_parameter(estimator: Any, name: str) -> None:
+# None, or a nonzero int (negative: counted back from the cores, as in scikit-learn)
+N_JOBS_CONSTRAINT = [
+    None,
+    Interval(Integral, None, -1, closed="right"),
+    Interval(Integral, 1, None, closed="left"),
+]
+
+
+def with_default_parameters(cls: type, state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` with the default of every parameter it lacks: a pickle from an
+    older skbert lacks the parameters added since."""
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(cls).parameters.items()
+    }
+    return {**defaults, **state}
+
+
+def validate_parameter(estimator: Any, name: str) -> None:
     """Check one parameter read after ``fit`` (set_params skips validation)."""
     validate_parameter_constraints(
         {name: estimator._parameter_constraints[name]},
@@ -266,6 +292,7 @@ class BertEstimator(BaseEstimator):
         "device": [str],
         "random_state": ["random_state"],
         "quantize": [None, StrOptions({"int8"})],
+        "n_jobs": N_JOBS_CONSTRAINT,
         "verbose": ["verbose"],
     }
 
@@ -296,6 +323,7 @@ class BertEstimator(BaseEstimator):
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         quantize: str | None = None,
+        n_jobs: int | None = None,
         verbose: int = 0,
     ) -> None:
         self.model_name_or_path = model_name_or_path
@@ -322,6 +350,7 @@ class BertEstimator(BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.quantize = quantize
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     def __sklearn_tags__(self) -> Any:
@@ -453,14 +482,15 @@ class BertEstimator(BaseEstimator):
             X_val, y_val, sample_weight_val, spec, targets
         )
         weights = self._weights(sample_weight, spec, targets)
-        return self._fit(
-            inputs,
-            spec,
-            targets,
-            weights,
-            continuing=continuing,
-            validation=validation,
-        )
+        with threads(self.n_jobs):
+            return self._fit(
+                inputs,
+                spec,
+                targets,
+                weights,
+                continuing=continuing,
+                validation=validation,
+            )
 
     def _partial_fit(
         self, X: Any, y: Any, sample_weight: Any, spec: Spec | None
@@ -476,9 +506,10 @@ class BertEstimator(BaseEstimator):
             spec = self._spec()
         spec, targets = self._targets(y, len(inputs), spec, sample_weight=sample_weight)
         weights = self._weights(sample_weight, spec, targets)
-        return self._fit(
-            inputs, spec, targets, weights, continuing=not first, incremental=True
-        )
+        with threads(self.n_jobs):
+            return self._fit(
+                inputs, spec, targets, weights, continuing=not first, incremental=True
+            )
 
     def _validate_fit_params(self) -> None:
         self._validate_params()
@@ -794,9 +825,9 @@ class BertEstimator(BaseEstimator):
         current ``precision``, or its int8 copy (made on first use, kept until the
         next fit) with ``quantize``."""
         if self.quantize is None:
-            _validate_parameter(self, "precision")
+            validate_parameter(self, "precision")
             return self.model_, _engine.resolve_precision(self.precision, self.device_)
-        _validate_parameter(self, "quantize")
+        validate_parameter(self, "quantize")
         if self.device_.type != "cpu":
             raise ValueError(
                 f"quantize={self.quantize!r} runs on the CPU, but this model is on "
@@ -817,19 +848,21 @@ class BertEstimator(BaseEstimator):
 
     def _outputs_of(self, encoded: _data.Encoded) -> np.ndarray:
         """One row of outputs per input: the mean over its windows' rows."""
-        model, precision = self._inference_model()
-        batches = _data.inference_batches(
-            encoded, 2 * self.batch_size, _data.pad_id_of(self.tokenizer_)
-        )
-        rows = _engine.predict_logits(
-            model,
-            batches,
-            len(encoded),
-            self.device_,
-            precision=precision,
-            total=len(batches),
-            verbose=self.verbose,
-        )
+        validate_parameter(self, "n_jobs")
+        with threads(self.n_jobs):
+            model, precision = self._inference_model()
+            batches = _data.inference_batches(
+                encoded, 2 * self.batch_size, _data.pad_id_of(self.tokenizer_)
+            )
+            rows = _engine.predict_logits(
+                model,
+                batches,
+                len(encoded),
+                self.device_,
+                precision=precision,
+                total=len(batches),
+                verbose=self.verbose,
+            )
         return encoded.pool(rows)
 
     # ----------------------------------------------------------- persistence
@@ -903,12 +936,7 @@ class BertEstimator(BaseEstimator):
         model = _persistence.unpickled_model(state)
         if model is not None:
             state = {**self._spec_defaults, **state}
-        # A pickle from an older skbert lacks newer parameters: their defaults.
-        defaults = {
-            name: parameter.default
-            for name, parameter in inspect.signature(type(self)).parameters.items()
-        }
-        super().__setstate__({**defaults, **state})
+        super().__setstate__(with_default_parameters(type(self), state))
         if model is not None:
             _persistence.attach(self, *model)
 

@@ -13,8 +13,8 @@ from . import _data, _engine, _outputs
 from ._base import (
     BertEstimator,
     Spec,
-    _validate_parameter,
     shared_docs,
+    validate_parameter,
     with_parameters,
 )
 
@@ -373,7 +373,7 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         return _outputs.labels(logits, self.classes_, self.multilabel_, thresholds)
 
     def _label_thresholds(self) -> float | np.ndarray:
-        _validate_parameter(self, "threshold")
+        validate_parameter(self, "threshold")
         return _outputs.label_thresholds(
             self.threshold,
             self.thresholds_,

@@ -37,6 +37,40 @@ def seeded(seed: int | None, device: torch.device) -> Iterator[None]:
         yield
 
 
+def thread_count(n_jobs: int | None) -> int | None:
+    """Torch threads for ``n_jobs``: None leaves torch's setting; a negative
+    value counts back from the usable cores as in scikit-learn (-1: all of them,
+    -2: all but one), and is at least 1."""
+    if n_jobs is None:
+        return None
+    if n_jobs > 0:
+        return int(n_jobs)
+    import joblib
+
+    return max(1, joblib.cpu_count() + 1 + n_jobs)
+
+
+@contextlib.contextmanager
+def threads(n_jobs: int | None) -> Iterator[None]:
+    """Run the block with ``n_jobs`` torch threads, and restore the caller's
+    count after it.
+
+    torch's thread count is global to the process, so two estimators with
+    different ``n_jobs`` in two threads of one process share the last one set;
+    processes (joblib's loky, Dask workers, torchrun ranks) each have their own.
+    """
+    wanted = thread_count(n_jobs)
+    before = torch.get_num_threads()
+    if wanted is None or wanted == before:
+        yield
+        return
+    torch.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def resolve_device(device: str) -> torch.device:
     """Return the torch device for ``"auto"``, ``"cpu"``, ``"cuda[:n]"`` or ``"mps"``.
 

@@ -22,7 +22,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _data, _engine, _hub, _persistence
-from ._device import check_device_string, resolve_device
+from ._base import N_JOBS_CONSTRAINT, validate_parameter, with_default_parameters
+from ._device import check_device_string, resolve_device, threads
 
 
 class BertTextEmbedder(
@@ -61,7 +62,11 @@ class BertTextEmbedder(
         "mps".
     precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
         "bf16" and "fp16" run the encoder under ``torch.autocast``; "auto" is
-        bf16 on GPUs that support it and fp32 everywhere else.
+        bf16 on GPUs that support it and fp32 everywhere else. Read again by
+        ``transform``.
+    n_jobs : int, default=None
+        Torch threads for ``transform``, set on entry and restored on exit.
+        None leaves torch's setting; -1 uses every usable core.
     verbose : int, default=0
         1 or more shows a progress bar over the batches.
 
@@ -101,6 +106,7 @@ class BertTextEmbedder(
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
         "precision": [StrOptions({"auto", "fp32", "bf16", "fp16"})],
+        "n_jobs": N_JOBS_CONSTRAINT,
         "verbose": ["verbose"],
     }
 
@@ -114,6 +120,7 @@ class BertTextEmbedder(
         batch_size: int = 64,
         device: str = "auto",
         precision: str = "auto",
+        n_jobs: int | None = None,
         verbose: int = 0,
     ) -> None:
         self.model_name_or_path = model_name_or_path
@@ -123,6 +130,7 @@ class BertTextEmbedder(
         self.batch_size = batch_size
         self.device = device
         self.precision = precision
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     def __sklearn_tags__(self) -> Any:
@@ -181,15 +189,21 @@ class BertTextEmbedder(
         embeddings : ndarray of shape (n_samples, embedding_dim_), float32
         """
         check_is_fitted(self)
+        for name in ("precision", "n_jobs"):
+            validate_parameter(self, name)
         texts = _data.check_texts(X)
         encoded = _data.tokenize(self.tokenizer_, texts, self.max_length_, self.verbose)
         batches = _data.inference_batches(
             encoded, self.batch_size, _data.pad_id_of(self.tokenizer_)
         )
+        with threads(self.n_jobs):
+            return self._embed(batches, len(encoded))
+
+    def _embed(self, batches: list, n: int) -> np.ndarray:
         return _engine.embed(
             self.model_,
             batches,
-            len(encoded),
+            n,
             self.device_,
             pooling=self.pooling,
             normalize=self.normalize,
@@ -203,6 +217,6 @@ class BertTextEmbedder(
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         model = _persistence.unpickled_model(state, encoder=True)
-        super().__setstate__(state)
+        super().__setstate__(with_default_parameters(type(self), state))
         if model is not None:
             _persistence.attach(self, *model)

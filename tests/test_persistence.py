@@ -333,6 +333,7 @@ GRID_VALUES = {
     "max_length": np.int64(32),
     "class_weight": {0: 1.0, 1: np.float64(3.0)},
     "random_state": np.int64(0),
+    "n_jobs": np.int64(1),
 }
 
 
