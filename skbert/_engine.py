@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import _distributed
 from ._device import seeded
 from ._warnings import warn
 from .exceptions import NonFiniteLossError, TrainingInterruptedWarning
@@ -48,6 +49,10 @@ class BatchSource(Protocol):
     def __len__(self) -> int: ...
 
     def epoch(self, index: int) -> Iterator[Batch]: ...
+
+    def shard(self, rank: int, world_size: int) -> BatchSource:
+        """Rank ``rank``'s share of every epoch's batches (data-parallel)."""
+        ...
 
 
 def weighted_cross_entropy(
@@ -285,10 +290,21 @@ class _Trainer:
         resume: OptimizerState | None,
     ) -> None:
         self.model = model
+        self.forward = model  # the DistributedDataParallel wrapper when parallel
+        self.parallel = _distributed.active()
+        if self.parallel:
+            from torch.nn.parallel import DistributedDataParallel
+
+            # Broadcasts rank 0's weights; all-reduces (averages) the gradients.
+            self.forward = DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None
+            )
+            batches = batches.shard(_distributed.rank(), _distributed.world_size())
         self.batches = batches
         self.config = config
         self.device = device
         self.evaluate = evaluate
+        self.loud = config.verbose > 0 and _distributed.rank() == 0
         self.precision = resolve_precision(config.precision, device)
         self.steps_per_epoch = math.ceil(
             len(batches) / config.gradient_accumulation_steps
@@ -349,8 +365,12 @@ class _Trainer:
             stop = self._validate(epoch, record)
         record["seconds"] = time.perf_counter() - started
         self.result.history.append(record)
-        if self.config.verbose:
+        if self.loud:
             _report_epoch(record, self.config.epochs, self.batches.n_samples)
+        if self.parallel:  # a Ctrl-C on any rank stops them all here
+            [self.interrupt.requested] = _distributed.any_rank(
+                [self.interrupt.requested], self.device
+            )
         if self.interrupt.requested:  # Ctrl-C during validation
             self.mid_epoch = False
             raise _Stop
@@ -362,7 +382,7 @@ class _Trainer:
         bar = tqdm(
             total=len(self.batches),
             desc=f"Epoch {epoch + 1}/{self.config.epochs}",
-            disable=self.config.verbose < 1,
+            disable=not self.loud,
             leave=False,
             unit="batch",
         )
@@ -372,9 +392,17 @@ class _Trainer:
                 self.batches.epoch(epoch)
             ):
                 group = _group_size(index, accumulate, len(self.batches))
-                loss = self._backward(inputs, targets, weights, group, (epoch, index))
                 last = index + 1 == len(self.batches)
-                if (index + 1) % accumulate == 0 or last:
+                steps = (index + 1) % accumulate == 0 or last
+                # Gradients are all-reduced only on the backward before a step.
+                syncing: Any = contextlib.nullcontext()
+                if self.parallel and not steps:
+                    syncing = self.forward.no_sync()
+                with syncing:
+                    loss = self._backward(
+                        inputs, targets, weights, group, (epoch, index)
+                    )
+                if steps:
                     self._step(epoch, index)
                 total += loss * len(targets)
                 seen += len(targets)
@@ -382,7 +410,7 @@ class _Trainer:
                 bar.update()
                 if self.interrupt.requested:
                     raise _Stop
-        return total / seen
+        return _distributed.mean_over_ranks(total / seen, self.device)
 
     def _backward(
         self,
@@ -397,10 +425,22 @@ class _Trainer:
         targets = targets.to(self.device)
         weights = weights.to(self.device)
         with autocast(self.precision, self.device):
-            logits = self.model(**inputs).logits
+            logits = self.forward(**inputs).logits
         loss = self.config.loss(logits.float(), targets, weights)
         value = loss.item()
-        if not math.isfinite(value):
+        finite = math.isfinite(value)
+        if self.parallel:  # every rank stops if any must, before the all-reduce
+            broken, self.interrupt.requested = _distributed.any_rank(
+                [not finite, self.interrupt.requested], self.device
+            )
+            if broken and finite:
+                self.optimizer.zero_grad(set_to_none=True)
+                raise NonFiniteLossError(
+                    f"The training loss became non-finite on another rank at epoch "
+                    f"{where[0] + 1}, batch {where[1] + 1}; training stopped on "
+                    "every rank before that step was applied."
+                )
+        if not finite:
             self.optimizer.zero_grad(set_to_none=True)
             raise NonFiniteLossError(
                 f"The training loss became {value} at epoch {where[0] + 1}, batch "
@@ -431,7 +471,12 @@ class _Trainer:
     def _validate(self, epoch: int, record: dict[str, Any]) -> bool:
         assert self.evaluate is not None
         self.model.eval()
-        validation_loss, score = self.evaluate()
+        # Rank 0 scores, every rank follows its decision.
+        validation_loss, score = _distributed.broadcast(
+            _distributed.agree(
+                lambda: self.evaluate() if _distributed.rank() == 0 else None
+            )
+        )
         record["validation_loss"] = validation_loss
         record["validation_score"] = score
         self.result.validation_loss_curve.append(validation_loss)

@@ -528,7 +528,7 @@ def test_auto_holds_out_a_validation_fraction_it_does_not_train_on(
 ) -> None:
     estimator = small(tiny_model, threshold="auto", validation_fraction=0.25)
     estimator.fit(TEXTS, Y)
-    train, held = _data.validation_split(Y.astype(np.float32), 0.25, 0, stratify=False)
+    train, held = _data.validation_split(Y.astype(np.float32), 0.25, 0, stratify=True)
     assert len(held) == 4
     texts = np.array(TEXTS, dtype=object)
     on_the_rest = small(tiny_model).fit(list(texts[train]), Y[train])
@@ -847,3 +847,80 @@ def test_a_loaded_model_retunes_its_thresholds(tiny_model: str, tmp_path) -> Non
     loaded.tune_thresholds(TEXTS, Y)
     expected = best_f1_thresholds(estimator.predict_proba(TEXTS), Y, np.ones(16))
     np.testing.assert_array_equal(loaded.thresholds_, expected)
+
+
+# --- the held-out split of a multi-label y -----------------------------------
+
+
+def _label_matrix(seed, n=2_000):
+    rng = np.random.default_rng(seed)
+    prevalence = np.r_[0.3, 0.05, 0.01, 0.0025, 0.001, 0.0]
+    return (rng.random((n, prevalence.size)) < prevalence).astype(np.int64)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_multilabel_split_holds_out_every_label_with_two_positives(seed):
+    from skbert._data import multilabel_split
+
+    y = _label_matrix(seed)
+    train, held = multilabel_split(y, 0.1, seed)
+    assert np.array_equal(np.sort(np.r_[train, held]), np.arange(len(y)))
+    assert len(held) == 200  # ceil(0.1 * n), as train_test_split
+    positives, held_positives = y.sum(axis=0), y[held].sum(axis=0)
+    assert np.all(held_positives[positives >= 2] >= 1)
+    assert np.all(y[train].sum(axis=0)[positives >= 2] >= 1)
+    # common labels are held out in proportion (within 2 rows of 10%)
+    assert abs(held_positives[0] - 0.1 * positives[0]) <= 2
+    again = multilabel_split(y, 0.1, seed)
+    assert np.array_equal(again[1], held)  # seeded
+
+
+def test_a_random_split_would_often_hold_out_no_positive_of_a_rare_label():
+    """Why the split is stratified: the same matrices split at random lose the
+    held-out positives of a rare label (what made thresholds fall back to 0.5)."""
+    from sklearn.model_selection import train_test_split
+
+    misses = 0
+    for seed in range(5):
+        y = _label_matrix(seed)
+        rare = np.flatnonzero((y.sum(axis=0) >= 2) & (y.sum(axis=0) <= 6))
+        _, held = train_test_split(np.arange(len(y)), test_size=0.1, random_state=seed)
+        misses += int(np.any(y[held][:, rare].sum(axis=0) == 0))
+    assert misses >= 2
+
+
+def test_threshold_auto_tunes_on_a_held_out_positive_of_a_rare_label(tiny_model):
+    """A label with two positives among 40 texts gets one held out (10%: 4
+    texts), so its threshold is tuned, not the 0.5 fallback."""
+    texts = [f"text number {i} about {'cats' if i % 2 else 'dogs'}" for i in range(40)]
+    y = np.zeros((40, 2), dtype=np.int64)
+    y[::2, 0] = 1
+    y[[5, 17], 1] = 1
+    clf = BertTextClassifier(
+        tiny_model, epochs=1, threshold="auto", random_state=0, batch_size=8
+    ).fit(texts, y)
+    assert clf.thresholds_.shape == (2,)
+    assert clf.thresholds_[1] != 0.5
+
+
+def test_balanced_positive_weights_count_only_the_rows_trained_on(
+    tiny_model: str, monkeypatch
+) -> None:
+    """The held-out rows of threshold='auto' are not trained on, so they do not
+    count in class_weight='balanced' either."""
+    seen = []
+    original = _engine.train
+
+    def spy(model, batches, config, *args, **kwargs):
+        seen.append(config.loss.pos_weight)
+        return original(model, batches, config, *args, **kwargs)
+
+    monkeypatch.setattr(_engine, "train", spy)
+    estimator = small(
+        tiny_model, threshold="auto", validation_fraction=0.25, class_weight="balanced"
+    )
+    estimator.fit(TEXTS, Y)
+    train, _ = _data.validation_split(Y.astype(np.float32), 0.25, 0, stratify=True)
+    expected = _data.positive_weights("balanced", Y[train])
+    assert seen == [pytest.approx(expected)]
+    assert expected != pytest.approx(_data.positive_weights("balanced", Y))

@@ -1,0 +1,181 @@
+"""Data-parallel ``fit`` under torchrun: two CPU processes (gloo, 127.0.0.1).
+
+Each test launches ``python -m torch.distributed.run --nproc_per_node=2`` on a
+small script with the tiny model (three launches, 20 to 40 s each on 2 busy
+cores). The ranks fit on the same texts with
+*different* labels or targets, so ranks that trained alone would end apart; with
+gradients all-reduced they must end with identical weights and fitted
+attributes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from skbert import BertTextClassifier
+from skbert._data import TrainBatches
+
+pytestmark = pytest.mark.skipif(
+    not torch.distributed.is_available(), reason="torch built without distributed"
+)
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys
+    import numpy as np
+    import torch
+    from skbert import BertTextClassifier, BertTextRegressor
+
+    model, out, kind = sys.argv[1:4]
+    rank = int(os.environ["RANK"])
+    if kind == "regressor":  # the caller starts the group; skbert must use it
+        torch.distributed.init_process_group("gloo")
+    texts = [f"text {i} {'good' if i % 3 else 'bad'} words" * (1 + i % 4)
+             for i in range(40)]
+    result = {}
+    if kind == "classifier":
+        y = np.array(["a", "b"])[(np.arange(40) % 2) ^ (rank % 2)]
+        est = BertTextClassifier(model, epochs=2, batch_size=4, random_state=0,
+                                 verbose=1, early_stopping=True, n_iter_no_change=5)
+        est.fit(texts, y)
+        result["classes"] = est.classes_.tolist()
+        result["validation_scores"] = est.validation_scores_
+        result["predict"] = est.predict_proba(texts[:5]).tolist()
+    elif kind == "regressor":
+        y = np.arange(40.0) * (1 + rank)  # rank 1's targets are twice rank 0's
+        est = BertTextRegressor(model, epochs=2, batch_size=4, random_state=0)
+        est.fit(texts, y)
+        est.partial_fit(texts, y)
+        result["target_mean"] = est.target_mean_.tolist()
+        result["target_scale"] = est.target_scale_.tolist()
+    elif kind == "bad_labels":
+        y = ["a", "b"] * 20 if rank == 0 else ["a", "b"] * 19  # 38 labels
+        try:
+            BertTextClassifier(model, epochs=1, random_state=0).fit(texts, y)
+        except ValueError as exc:
+            result["error"] = str(exc)
+        json.dump(result, open(f"{out}/rank{rank}.json", "w"))
+        sys.exit(0)
+    result["loss_curve"] = est.loss_curve_
+    result["n_iter"] = est.n_iter_
+    np.savez(f"{out}/rank{rank}.npz",
+             **{k: v.detach().numpy() for k, v in est.model_.state_dict().items()})
+    json.dump(result, open(f"{out}/rank{rank}.json", "w"))
+    """
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _torchrun(tmp_path: Path, model: str, kind: str) -> tuple[dict, dict, str]:
+    script = tmp_path / "fit.py"
+    script.write_text(SCRIPT)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--nnodes=1",
+            "--master_addr=127.0.0.1",
+            f"--master_port={_free_port()}",
+            str(script),
+            model,
+            str(tmp_path),
+            kind,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    return ranks[0], ranks[1], run.stdout + run.stderr
+
+
+def _weights(tmp_path: Path, rank: int) -> dict[str, np.ndarray]:
+    with np.load(tmp_path / f"rank{rank}.npz") as saved:
+        return {name: saved[name] for name in saved.files}
+
+
+def _assert_same_weights(tmp_path: Path) -> None:
+    first, second = _weights(tmp_path, 0), _weights(tmp_path, 1)
+    assert first.keys() == second.keys() and len(first) > 10
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name], err_msg=name)
+
+
+def test_ranks_with_different_labels_end_with_the_same_weights(tiny_model, tmp_path):
+    zero, one, output = _torchrun(tmp_path, tiny_model, "classifier")
+    _assert_same_weights(tmp_path)
+    assert zero == one  # classes, loss curve, validation scores, predictions
+    assert zero["classes"] == ["a", "b"]
+    assert zero["n_iter"] == 2 and len(zero["validation_scores"]) == 2
+    # verbose=1 on both ranks, but only rank 0 reports its epochs
+    assert output.count("Epoch 1/2: loss") == 1
+    assert output.count("Epoch 2/2: loss") == 1
+
+
+def test_alone_the_two_label_sets_give_different_weights(tiny_model):
+    """The control: without the process group the ranks' data trains apart."""
+    texts = [
+        f"text {i} {'good' if i % 3 else 'bad'} words" * (1 + i % 4) for i in range(40)
+    ]
+    fits = [
+        BertTextClassifier(tiny_model, epochs=2, batch_size=4, random_state=0).fit(
+            texts, np.array(["a", "b"])[(np.arange(40) % 2) ^ rank]
+        )
+        for rank in (0, 1)
+    ]
+    weight = "classifier.weight"
+    first, second = (fit.model_.state_dict()[weight] for fit in fits)
+    assert not torch.equal(first, second)
+
+
+def test_regressor_ranks_share_rank_zeros_target_scaling(tiny_model, tmp_path):
+    """Here the script starts the process group itself: skbert uses it."""
+    zero, one, _ = _torchrun(tmp_path, tiny_model, "regressor")
+    _assert_same_weights(tmp_path)
+    assert zero == one
+    assert zero["target_mean"] == pytest.approx([19.5])  # rank 0's 0..39
+    assert zero["n_iter"] == 3  # two epochs of fit, one of partial_fit
+
+
+def test_an_error_on_one_rank_is_raised_on_every_rank(tiny_model, tmp_path):
+    """Rank 1 passes 38 labels for 40 texts: both ranks raise instead of rank 0
+    waiting forever for a rank that left."""
+    zero, one, _ = _torchrun(tmp_path, tiny_model, "bad_labels")
+    assert "y has 38 labels" in one["error"]
+    assert zero["error"].startswith("Rank 1 of 2 failed during data-parallel fit")
+    assert "y has 38 labels" in zero["error"]
+
+
+def test_shards_split_each_epochs_plan_evenly_and_cover_it():
+    ids = [np.arange(2 + i % 7) for i in range(50)]  # 50 texts, 13 batches of 4
+    whole = TrainBatches(ids, np.zeros(50, dtype=np.int64), 4, 0, seed=3)
+    plan = [batch[0]["input_ids"].shape for batch in whole.epoch(1)]
+    parts = [whole.shard(rank, 2) for rank in (0, 1)]
+    assert len(whole) == 13 and [len(part) for part in parts] == [7, 7]
+    firsts = [[batch[0]["input_ids"] for batch in part.epoch(1)] for part in parts]
+    assert len(firsts[0]) == len(firsts[1]) == 7
+    # rank 0 takes batches 0, 2, ..., 12; rank 1 takes 1, 3, ..., 11 and wraps to 0
+    order = [firsts[r][i] for i in range(7) for r in (0, 1)]
+    assert [tuple(t.shape) for t in order[:13]] == [tuple(s) for s in plan]
+    assert torch.equal(order[13], order[0])
+    assert len(whole) == 13  # sharding leaves the whole plan as it was
