@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import string
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-SIBLING_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
+ROOT = Path(__file__).resolve().parent
+SIBLING_DATA = ROOT.parent / "shared" / "data"
 
 
 def shared_data(*needed: str) -> Path:
@@ -36,6 +39,23 @@ def shared_data(*needed: str) -> Path:
             "SKBERT_DATA to the folder of the shipped CSV files"
         )
     return SIBLING_DATA
+
+
+def run_benchmark(script: str, *options: str) -> subprocess.CompletedProcess:
+    """Run ``benchmarks/<script>`` offline on one thread; fail with its stderr."""
+    done = subprocess.run(
+        [sys.executable, f"benchmarks/{script}", *options, "--threads", "1"],
+        cwd=ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("Machine: ")
+    assert "torch CPU capability " in done.stdout
+    return done
 
 
 WORDS = (

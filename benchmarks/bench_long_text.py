@@ -3,7 +3,7 @@
 Most IMDB reviews are longer than 128 tokens. Each tool fits a seeded sample of
 1,000 training reviews and predicts a seeded sample of 1,000 test reviews at
 ``max_length`` 128, in its own child process, one after the other (the harness's
-:class:`~_harness.Runner`):
+:class:`~_child.Runner`):
 
 * ``truncate``: ``BertTextClassifier(long_text="truncate")``, the default: the
   first 126 tokens of each review;
@@ -43,28 +43,29 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import _harness
-from _harness import (
+import _tools
+from _child import Runner, resolve_model
+from _cli import add_common_arguments, job_of, names, sample
+from _report import (
+    config_of,
+    environment,
+    machine,
+    machine_line,
+    number,
+    ratios,
+    result_rows,
+    write_json,
+)
+from _tools import (
     HF,
     Data,
     Job,
-    Runner,
     Tool,
-    add_common_arguments,
     check_tools,
-    config_of,
-    environment,
     fit_predict,
-    job_of,
     measured,
-    ratios,
-    resolve_model,
-    result_rows,
-    sample,
     skbert_params,
-    write_json,
 )
-from bench_pairs import machine, names, number
 
 READINGS = ("truncate", "head_tail", "chunk")
 DEFAULT_TOOLS = (*READINGS, "tfidf")
@@ -107,9 +108,9 @@ TOOLS: dict[str, Tool] = {
         )
         for reading in READINGS
     },
-    "tfidf": _harness.TOOLS["tfidf"],
+    "tfidf": _tools.TOOLS["tfidf"],
 }
-score = _harness.score
+score = _tools.score
 
 
 # --------------------------------------------------------------------------- args
@@ -216,11 +217,8 @@ def run_tools(args: argparse.Namespace, tools: list[str]) -> dict[str, Any]:
 
 
 def preamble(args: argparse.Namespace, host: dict[str, Any]) -> str:
-    gpu = f", GPU {host['cuda']}" if host["cuda"] else ", no GPU"
     return (
-        f"Machine: {host['cpu']}, {host['cpu_count']} logical CPUs, torch CPU "
-        f"capability {host['cpu_capability']}, {host['torch_threads']} torch "
-        f"threads{gpu}.\n"
+        f"{machine_line(host)}\n"
         f"Model: {args.model}. skbert: {args.epochs} epoch(s), lr "
         f"{args.learning_rate}, batch {args.batch_size}, max_length "
         f"{args.max_length}, weight decay {args.weight_decay}, warm-up ratio "
@@ -306,7 +304,7 @@ def main(argv: list[str] | None = None) -> None:
     tools = names(args.tools, TOOLS, "tool")
     check_tools(tools, TOOLS)
     started = time.perf_counter()
-    host = machine(args)
+    host = machine(args.threads)
     print(preamble(args, host), flush=True)
     setting = run_tools(args, tools)
     print(f"\n{section(setting)}", flush=True)

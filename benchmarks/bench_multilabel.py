@@ -5,7 +5,7 @@ GoEmotions gives each Reddit comment 1 to 5 of 28 labels (27 emotions and
 43,410 comments) as a 0/1 indicator matrix (``MultiLabelBinarizer`` with the
 dataset's ``target_names``) and predicts the whole test split (5,427 comments),
 in its own child process, one tool after the other (the harness's
-:class:`~_harness.Runner`):
+:class:`~_child.Runner`):
 
 * ``skbert_auto``: ``BertTextClassifier(threshold="auto", class_weight="balanced")``:
   a sigmoid per label, binary cross-entropy with each label's positive term
@@ -52,27 +52,28 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import _harness
-from _harness import (
+import _tools
+from _child import Runner, resolve_model
+from _cli import add_common_arguments, job_of, names, sample
+from _report import (
+    config_of,
+    environment,
+    machine,
+    machine_line,
+    number,
+    ratios,
+    write_json,
+)
+from _tools import (
     HF,
     Data,
     Job,
-    Runner,
     Tool,
-    add_common_arguments,
     check_tools,
-    config_of,
-    environment,
-    job_of,
-    ratios,
-    resolve_model,
-    sample,
     skbert_params,
     timed,
     trainer_fit_predict,
-    write_json,
 )
-from bench_pairs import machine, names, number
 
 DEFAULT_TOOLS = ("skbert_auto", "skbert", "trainer", "tfidf")
 PACKAGES = (
@@ -152,7 +153,7 @@ def run_trainer(job: Job, data: Data) -> dict[str, Any]:
         return tokenizer, model
 
     floats = {**data, "train_y": [[float(v) for v in row] for row in data["train_y"]]}
-    with mock.patch.object(_harness, "load_hf", multilabel_head):
+    with mock.patch.object(_tools, "load_hf", multilabel_head):
         logits, fit_s, predict_s, details = trainer_fit_predict(job, floats, None)
     predicted = (logits >= 0).astype(int).tolist()  # sigmoid(logit) >= 0.5
     return {
@@ -340,11 +341,8 @@ def run_tools(args: argparse.Namespace, tools: list[str]) -> dict[str, Any]:
 
 
 def preamble(args: argparse.Namespace, host: dict[str, Any]) -> str:
-    gpu = f", GPU {host['cuda']}" if host["cuda"] else ", no GPU"
     return (
-        f"Machine: {host['cpu']}, {host['cpu_count']} logical CPUs, torch CPU "
-        f"capability {host['cpu_capability']}, {host['torch_threads']} torch "
-        f"threads{gpu}.\n"
+        f"{machine_line(host)}\n"
         f"Model: {args.model}. Fine-tuned tools: {args.epochs} epoch(s), lr "
         f"{args.learning_rate}, batch {args.batch_size}, max_length "
         f"{args.max_length}, weight decay {args.weight_decay}, warm-up ratio "
@@ -461,7 +459,7 @@ def main(argv: list[str] | None = None) -> None:
     tools = names(args.tools, TOOLS, "tool")
     check_tools(tools, TOOLS)
     started = time.perf_counter()
-    host = machine(args)
+    host = machine(args.threads)
     print(preamble(args, host), flush=True)
     setting = run_tools(args, tools)
     print(f"\n{section(setting)}", flush=True)

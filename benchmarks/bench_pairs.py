@@ -2,7 +2,7 @@
 
 On the GLUE pair tasks, each tool fits the training split and predicts the
 validation split, in its own child process, one tool after the other (the
-harness's :class:`~_harness.Runner`):
+harness's :class:`~_child.Runner`):
 
 * ``skbert``: ``BertTextRegressor`` (STS-B) or ``BertTextClassifier`` (MRPC, RTE)
   on an ``(n, 2)`` array of text pairs, default parameters except those the job
@@ -56,27 +56,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import _harness
-from _harness import (
-    HF,
+import _tools
+from _child import Runner, resolve_model
+from _cli import add_common_arguments, job_of, names, sample
+from _report import (
     SCORE_NAMES,
-    Data,
-    Job,
-    Runner,
-    Tool,
-    add_common_arguments,
-    check_tools,
     config_of,
     environment,
-    job_of,
-    ratios,
-    resolve_model,
+    machine,
+    machine_line,
+    median_of,
+    number,
     result_rows,
-    sample,
+    round_lines,
+    skbert_ratios,
+    write_json,
+)
+from _tools import (
+    HF,
+    Data,
+    Job,
+    Tool,
+    check_tools,
     skbert_params,
     timed,
     trainer_fit_predict,
-    write_json,
 )
 
 DEFAULT_TOOLS = ("skbert", "trainer", "tfidf", "embed")
@@ -146,7 +150,7 @@ def run_skbert(job: Job, data: Data) -> dict[str, Any]:
 
 def run_trainer(job: Job, data: Data) -> dict[str, Any]:
     if job.task == "classification":
-        return _harness.run_trainer(job, data)
+        return _tools.run_trainer(job, data)
     logits, fit_s, predict_s, details = trainer_fit_predict(job, data, None)
     predicted = logits[:, 0].tolist()
     return {"fit_s": fit_s, "predict_s": predict_s, "predicted": predicted, **details}
@@ -280,7 +284,7 @@ def score(job: Job, predicted: list[Any], expected: list[Any]) -> dict[str, Any]
     classes = sorted(set(expected) | set(predicted))
     f1 = f1_score(expected, predicted, labels=classes, average=None, zero_division=0)
     return {
-        **_harness.score(job, predicted, expected),
+        **_tools.score(job, predicted, expected),
         "f1_by_class": dict(zip(classes, f1.tolist(), strict=True)),
     }
 
@@ -341,16 +345,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seeded sample of every validation split; all of it when omitted",
     )
     return parser.parse_args(argv)
-
-
-def names(text: str, known: Any, what: str) -> list[str]:
-    chosen = [name.strip() for name in text.split(",") if name.strip()]
-    for name in chosen:
-        if name not in known:
-            raise SystemExit(
-                f"Unknown {what} {name!r}; choose from {', '.join(known)}."
-            )
-    return chosen
 
 
 # --------------------------------------------------------------------------- run
@@ -421,62 +415,12 @@ def with_f1(result: dict[str, Any], dataset: Dataset) -> dict[str, Any]:
     return result
 
 
-def median_of(runs: tuple[dict[str, Any], ...], scores: tuple[str, ...]) -> dict:
-    """One tool's result over its rounds: the median scores, times and memory."""
-    import statistics
-
-    result = dict(runs[0])
-    for key in (*scores, "fit_s", "predict_s", "peak_rss_growth_mib"):
-        result[key] = statistics.median(run[key] for run in runs)
-    return result
-
-
-def skbert_ratios(
-    results: list[dict[str, Any]], scores: tuple[str, ...]
-) -> dict[str, dict[str, Any]]:
-    """skbert's ratios against every other tool on one dataset, keyed by tool."""
-    by_tool = {result["tool"]: result for result in results}
-    ours = by_tool.get("skbert")
-    if ours is None:
-        return {}
-    return {
-        tool: ratios(ours, theirs, scores)
-        for tool, theirs in by_tool.items()
-        if tool != "skbert"
-    }
-
-
 # --------------------------------------------------------------------------- report
 
 
-def machine(args: argparse.Namespace) -> dict[str, Any]:
-    """The CPU, torch's CPU capability and the torch threads of every child."""
-    import platform
-
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            models = [line for line in handle if line.startswith("model name")]
-        cpu = models[0].split(":", 1)[1].strip() if models else cpu
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-        "torch_threads": args.threads or torch.get_num_threads(),
-    }
-
-
 def preamble(args: argparse.Namespace, host: dict[str, Any]) -> str:
-    gpu = f", GPU {host['cuda']}" if host["cuda"] else ", no GPU"
     return (
-        f"Machine: {host['cpu']}, {host['cpu_count']} logical CPUs, torch CPU "
-        f"capability {host['cpu_capability']}, {host['torch_threads']} torch "
-        f"threads{gpu}.\n"
+        f"{machine_line(host)}\n"
         f"Fine-tuned tools: {args.epochs} epoch(s), lr {args.learning_rate}, batch "
         f"{args.batch_size}, max_length {args.max_length}, weight decay "
         f"{args.weight_decay}, warm-up ratio {args.warmup_ratio}, max grad norm "
@@ -487,10 +431,6 @@ def preamble(args: argparse.Namespace, host: dict[str, Any]) -> str:
         "over its RSS before loading the model. Differences are skbert's score "
         "minus the peer's, in points (100 x)."
     )
-
-
-def number(value: float | None, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
 
 
 def ratio_rows(
@@ -525,17 +465,7 @@ def section(setting: dict[str, Any]) -> str:
     if setting["skbert_ratios"]:
         lines += ["", *ratio_rows(setting["skbert_ratios"], scores, tools)]
     if len(setting["rounds"]) > 1 and setting["round_ratios"][0]:
-        lines += [
-            "",
-            f"Medians of {len(setting['rounds'])} rounds. skbert's fit time ratio "
-            "by round:",
-            "",
-        ]
-        for tool in setting["round_ratios"][0]:
-            values = ", ".join(
-                number(r[tool]["fit_ratio"], ".2f") for r in setting["round_ratios"]
-            )
-            lines.append(f"* against {tools[tool].label}: {values}")
+        lines += ["", *round_lines(setting["round_ratios"], tools)]
     return "\n".join(lines)
 
 
@@ -547,7 +477,7 @@ def main(argv: list[str] | None = None) -> None:
     check_tools(tools, TOOLS)
     names(args.datasets, DATASETS, "dataset")  # before any child starts
     started = time.perf_counter()
-    host = machine(args)
+    host = machine(args.threads)
     print(preamble(args, host), flush=True)
     settings = []
     # Each dataset's tables print as soon as it is done: a late failure keeps them.

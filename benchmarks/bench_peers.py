@@ -15,12 +15,20 @@ The four neural tools fine-tune the same model with the same hyperparameters
 linear schedule with 10% warm-up, gradient clipping at 1.0, fp32, seed 0). The
 parent prints, for each dataset and ``max_length``, a Markdown table of accuracy,
 fit and predict seconds and peak RSS growth, and skbert's ratios against each
-tool; ``--json`` writes everything.
+tool; where a setting has targets against the Trainer (SST-2: fit and predict
+time at most 0.6x the Trainer's, accuracy within 1.5 points), a table of them.
+``--json`` writes everything.
 
 Run from the repository root (about 25 minutes on two idle CPU cores)::
 
     HF_HUB_OFFLINE=1 python benchmarks/bench_peers.py \
         --json benchmarks/results/peers.json
+
+skbert against the Trainer alone on SST-2 (what ``bench_trainer.py`` did;
+``--n-train``, ``--n-eval`` and ``--max-length`` work as they did there)::
+
+    HF_HUB_OFFLINE=1 python benchmarks/bench_peers.py --datasets sst2 \
+        --tools skbert,trainer --json benchmarks/results/trainer.json
 """
 
 from __future__ import annotations
@@ -33,22 +41,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from _harness import (
-    TOOLS,
-    Runner,
-    add_common_arguments,
-    check_tools,
+from _child import Runner, resolve_model
+from _cli import add_common_arguments, job_of, names, sample
+from _report import (
     config_of,
     environment,
-    job_of,
-    ratios,
-    resolve_model,
+    machine,
+    machine_line,
+    median_of,
+    number,
     result_rows,
-    sample,
+    round_lines,
+    skbert_ratios,
     write_json,
 )
+from _tools import TOOLS, check_tools
 
 DEFAULT_TOOLS = ("skbert", "trainer", "padded", "skorch", "tfidf")
+# skbert / Trainer targets of a setting: time ratios at most, accuracy within.
+TRAINER_TARGETS = {"fit_ratio": 0.6, "predict_ratio": 0.6, "accuracy_diff_points": 1.5}
 PACKAGES = (
     "skbert",
     "torch",
@@ -70,6 +81,7 @@ class Dataset:
     n_train: int | None
     n_eval: int | None
     max_lengths: tuple[int, ...]
+    targets: dict[str, float] | None = None  # against the Trainer
 
 
 # --------------------------------------------------------------------------- args
@@ -148,7 +160,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--n-train", type=int, help="training sample of every dataset, overriding"
     )
     quick.add_argument(
-        "--n-test", type=int, help="test sample of every dataset, overriding"
+        "--n-test",
+        "--n-eval",
+        dest="n_test",
+        type=int,
+        help="test sample of every dataset, overriding",
+    )
+    quick.add_argument(
+        "--max-length",
+        type=int,
+        help="the one max_length of every dataset, overriding the lists above",
     )
     return parser.parse_args(argv)
 
@@ -157,6 +178,9 @@ def datasets(args: argparse.Namespace) -> list[Dataset]:
     def size(override: int | None, default: int | None) -> int | None:
         return default if override is None else override
 
+    def max_lengths(default: tuple[int, ...]) -> tuple[int, ...]:
+        return default if args.max_length is None else (args.max_length,)
+
     known = {
         "sst2": Dataset(
             "SST-2",
@@ -164,7 +188,8 @@ def datasets(args: argparse.Namespace) -> list[Dataset]:
             ("train", "validation"),
             size(args.n_train, None if args.sst2_full else args.sst2_train),
             size(args.n_test, args.sst2_eval),
-            args.sst2_max_lengths,
+            max_lengths(args.sst2_max_lengths),
+            TRAINER_TARGETS,
         ),
         "imdb": Dataset(
             "IMDB",
@@ -172,14 +197,10 @@ def datasets(args: argparse.Namespace) -> list[Dataset]:
             ("train", "test"),
             size(args.n_train, args.imdb_train),
             size(args.n_test, args.imdb_test),
-            args.imdb_max_lengths,
+            max_lengths(args.imdb_max_lengths),
         ),
     }
-    names = [name.strip() for name in args.datasets.split(",") if name.strip()]
-    for name in names:
-        if name not in known:
-            raise SystemExit(f"Unknown dataset {name!r}; choose from sst2, imdb.")
-    return [known[name] for name in names]
+    return [known[name] for name in names(args.datasets, known, "dataset")]
 
 
 # --------------------------------------------------------------------------- run
@@ -220,7 +241,10 @@ def run_settings(
                         for tool in order
                     }
                     rounds.append([by_tool[tool] for tool in tools])
-                results = [median_of(runs) for runs in zip(*rounds, strict=True)]
+                results = [
+                    median_of(runs, ("accuracy",)) for runs in zip(*rounds, strict=True)
+                ]
+                against = skbert_ratios(results)
                 yield {
                     "dataset": dataset.title,
                     "splits": list(dataset.splits),
@@ -228,40 +252,29 @@ def run_settings(
                     "n_train": len(data["train_x"]),
                     "n_eval": len(data["eval_x"]),
                     "results": results,
-                    "skbert_ratios": skbert_ratios(results),
+                    "skbert_ratios": against,
+                    "trainer_targets": trainer_targets(against, dataset.targets),
                     "rounds": rounds,
                     "round_ratios": [skbert_ratios(r) for r in rounds],
                 }
 
 
-def median_of(runs: tuple[dict[str, Any], ...]) -> dict[str, Any]:
-    """One tool's result over its rounds: the median accuracy, time and memory."""
-    import statistics
-
-    result = dict(runs[0])
-    for key in ("accuracy", "fit_s", "predict_s", "peak_rss_growth_mib"):
-        result[key] = statistics.median(run[key] for run in runs)
-    return result
-
-
-def skbert_ratios(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """skbert's ratios against every other tool of one setting, keyed by tool."""
-    by_tool = {result["tool"]: result for result in results}
-    ours = by_tool.get("skbert")
-    if ours is None:
+def trainer_targets(
+    against: dict[str, dict[str, Any]], targets: dict[str, float] | None
+) -> dict[str, Any]:
+    """skbert's ratios to the Trainer, the targets and whether each was met."""
+    if targets is None or "trainer" not in against:
         return {}
-    return {
-        tool: ratios(ours, theirs)
-        for tool, theirs in by_tool.items()
-        if tool != "skbert"
+    values = {key: against["trainer"][key] for key in targets}
+    passed = {
+        key: value is not None
+        and (abs(value) if key.endswith("_points") else value) <= targets[key]
+        for key, value in values.items()
     }
+    return {"values": values, "targets": targets, "passed": passed}
 
 
 # --------------------------------------------------------------------------- report
-
-
-def number(value: float | None, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
 
 
 def ratio_rows(table: dict[str, dict[str, Any]]) -> Iterator[str]:
@@ -279,13 +292,30 @@ def ratio_rows(table: dict[str, dict[str, Any]]) -> Iterator[str]:
         )
 
 
-def preamble(args: argparse.Namespace, first: dict[str, Any]) -> str:
+def target_rows(comparison: dict[str, Any]) -> Iterator[str]:
+    """skbert's ratios to the Trainer against their targets."""
+    rows = {
+        "fit_ratio": ("fit time ratio", ".2f", "<= {}"),
+        "predict_ratio": ("predict time ratio", ".2f", "<= {}"),
+        "accuracy_diff_points": ("accuracy difference (points)", "+.2f", "within ±{}"),
+    }
+    yield "| skbert / Trainer | value | target | result |"
+    yield "|---|---:|---:|---|"
+    for key, (name, spec, target) in rows.items():
+        met = "PASS" if comparison["passed"][key] else "FAIL"
+        yield (
+            f"| {name} | {number(comparison['values'][key], spec)} | "
+            f"{target.format(comparison['targets'][key])} | {met} |"
+        )
+
+
+def preamble(args: argparse.Namespace, host: dict[str, Any]) -> str:
     return (
+        f"{machine_line(host)}\n"
         f"Neural tools: {args.epochs} epoch(s), lr {args.learning_rate}, batch "
         f"{args.batch_size}, weight decay {args.weight_decay}, warm-up ratio "
         f"{args.warmup_ratio}, max grad norm {args.max_grad_norm}, seed "
-        f"{args.seed}; device {first['device']}, {first['torch_threads']} torch "
-        "threads.\nfit s includes loading the tokenizer and model and tokenising; "
+        f"{args.seed}.\nfit s includes loading the tokenizer and model and tokenising; "
         "predict s includes tokenising. Peak RSS MiB is the growth of each child's "
         "peak RSS over its RSS before loading the model."
     )
@@ -298,39 +328,30 @@ def section(setting: dict[str, Any]) -> str:
         f"#### {setting['dataset']}, max_length {setting['max_length']}: "
         f"{setting['n_train']:,} {train} / {setting['n_eval']:,} {test} texts",
         "",
-        *result_rows(setting["results"]),
+        *result_rows(setting["results"], ("accuracy",), TOOLS),
     ]
     if setting["skbert_ratios"]:
         lines += ["", *ratio_rows(setting["skbert_ratios"])]
+    if setting["trainer_targets"]:
+        lines += ["", *target_rows(setting["trainer_targets"])]
     if len(setting["rounds"]) > 1:
-        lines += ["", *round_lines(setting["round_ratios"])]
+        lines += ["", *round_lines(setting["round_ratios"], TOOLS)]
     return "\n".join(lines)
-
-
-def round_lines(round_ratios: list[dict[str, dict[str, Any]]]) -> Iterator[str]:
-    """skbert's fit-time ratio against each peer in every round."""
-    yield f"Medians of {len(round_ratios)} rounds. skbert's fit time ratio by round:"
-    yield ""
-    for tool in round_ratios[0]:
-        values = ", ".join(
-            number(ratios_[tool]["fit_ratio"], ".2f") for ratios_ in round_ratios
-        )
-        yield f"* against {TOOLS[tool].label}: {values}"
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     # The children load local files only, unless the caller set HF_HUB_OFFLINE=0.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    tools = [name.strip() for name in args.tools.split(",") if name.strip()]
+    tools = names(args.tools, TOOLS, "tool")
     check_tools(tools)
     datasets(args)  # reject an unknown dataset before any child starts
     started = time.perf_counter()
+    host = machine(args.threads)
+    print(preamble(args, host), flush=True)
     settings = []
     # Each setting's tables print as soon as it is done: a late failure keeps them.
     for setting in run_settings(args, tools):
-        if not settings:
-            print(preamble(args, setting["results"][0]))
         print(f"\n{section(setting)}", flush=True)
         settings.append(setting)
     total_s = time.perf_counter() - started
@@ -338,7 +359,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.json is not None:
         report = {
             "config": config_of(args),
-            "environment": environment(PACKAGES),
+            "environment": {**environment(PACKAGES), "machine": host},
             "settings": settings,
             "total_s": total_s,
         }

@@ -11,32 +11,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import shared_data
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_benchmark(script: str, *options: str) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, f"benchmarks/{script}", *options, "--threads", "1"],
-        cwd=ROOT,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.startswith("Machine: ")
-    assert "torch CPU capability " in done.stdout
-    return done
+from conftest import run_benchmark, shared_data
 
 
 @pytest.mark.slow

@@ -1,12 +1,8 @@
-"""What skbert's benchmark scripts share: the tools, the child process, the memory.
+"""The tools the benchmark scripts fine-tune and time, and how each is timed.
 
-A benchmark script samples the data, writes it and one :class:`Job` per tool to
-JSON files, and runs each tool in its own child process, one after the other
-(:func:`run_job`), so that a tool's peak memory is its own and no two tools
-compete for cores. The child is this module run as a script; it imports what its
-tool needs, notes its resident memory, runs the tool and writes the measurements.
-
-Every tool is timed the same way:
+A tool (:class:`Tool`) runs one :class:`Job` on one data sample in a child
+process (see ``_child.py``) and returns its measurements. Every fine-tuning tool
+is timed the same way:
 
 * fit: from raw texts and labels to a trained model, including loading the
   tokenizer and the model and tokenising;
@@ -25,36 +21,22 @@ The tools (:data:`TOOLS`):
   ``NeuralNetClassifier``, as skorch's Hugging Face example builds it;
 * ``tfidf``: TF-IDF unigrams and bigrams and ``LogisticRegression``.
 
-A script with tools of its own (``bench_pairs.py``) defines ``TOOLS`` and
-``score`` as this module does and names itself to :class:`Runner`; its children
-then run its tools and score with its ``score``.
+A script with tools of its own (``bench_pairs.py``, ``bench_inference.py``)
+defines ``TOOLS`` and ``score`` as this module does and names itself to
+:class:`~_child.Runner`; its children then run its tools and score with its
+``score``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gc
-import importlib
-import importlib.metadata
 import importlib.util
-import json
 import math
-import os
-import platform
-import resource
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA_DIR = Path(
-    os.environ.get("SKBERT_DATA", REPO_ROOT.parent / "shared" / "data")
-)
-MIB = 1024 * 1024
 Data = dict[str, list[Any]]
 
 
@@ -75,134 +57,8 @@ class Job:
     threads: int | None = None
     # "classification" or "regression"; this module's tools only classify.
     task: str = "classification"
-
-
-def add_common_arguments(parser: Any, data_help: str) -> None:
-    """The options every benchmark script takes: data, model, training, output."""
-    parser.add_argument(
-        "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help=data_help
-    )
-    parser.add_argument(
-        "--model",
-        default="sentence-transformers/all-MiniLM-L6-v2",
-        help="hub id or local directory of the model to fine-tune",
-    )
-    hyper = parser.add_argument_group("hyperparameters of the fine-tuned models")
-    hyper.add_argument(
-        "--epochs", type=int, default=1, help="passes over the training sample"
-    )
-    hyper.add_argument(
-        "--learning-rate", type=float, default=5e-5, help="peak AdamW learning rate"
-    )
-    hyper.add_argument(
-        "--batch-size", type=int, default=32, help="texts per training step"
-    )
-    hyper.add_argument(
-        "--weight-decay",
-        type=float,
-        default=0.01,
-        help="AdamW decay, never on biases or LayerNorm weights",
-    )
-    hyper.add_argument(
-        "--warmup-ratio",
-        type=float,
-        default=0.1,
-        help="share of the steps with a linear warm-up, then linear decay to 0",
-    )
-    hyper.add_argument(
-        "--max-grad-norm", type=float, default=1.0, help="gradient clipping norm"
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="seeds the data sample, the new head, dropout and the batch order",
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch.set_num_threads in every child; torch's own choice when omitted",
-    )
-    parser.add_argument("--json", type=Path, default=None, help="write results here")
-
-
-def job_of(args: Any, tool: str, model_dir: str, max_length: int) -> Job:
-    """The job of ``tool`` with the hyperparameters given on the command line."""
-    return Job(
-        tool=tool,
-        model_dir=model_dir,
-        max_length=max_length,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        epochs=args.epochs,
-        weight_decay=args.weight_decay,
-        warmup_ratio=args.warmup_ratio,
-        max_grad_norm=args.max_grad_norm,
-        seed=args.seed,
-        threads=args.threads,
-    )
-
-
-# --------------------------------------------------------------------------- data
-
-
-def sample(
-    loader: Callable[..., tuple[list[str], Any]],
-    splits: tuple[str, str],
-    data_dir: Path,
-    n_train: int | None,
-    n_eval: int | None,
-    seed: int,
-    target: Callable[[Any], Any] = str,
-) -> Data:
-    """A seeded sample of a dataset's training and evaluation splits.
-
-    ``loader`` is a ``skbert.datasets`` loader. ``None`` keeps a whole split in its
-    original order. One generator draws the training rows, then the evaluation
-    rows, so a sample depends only on the sizes and the seed. A text pair becomes
-    a list of two strings; ``target`` converts each label (``float`` for scores).
-    """
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    data: Data = {}
-    for split, n, prefix in zip(
-        splits, (n_train, n_eval), ("train", "eval"), strict=True
-    ):
-        try:
-            texts, labels = loader(
-                split, data_home=data_dir, download_if_missing=False, return_X_y=True
-            )
-        except FileNotFoundError as error:
-            raise SystemExit(f"{error}\nPass --data-dir or set SKBERT_DATA.") from None
-        keep = range(len(texts)) if n is None else rng.choice(len(texts), n, False)
-        rows = texts.tolist() if hasattr(texts, "tolist") else texts
-        data[f"{prefix}_x"] = [rows[i] for i in keep]
-        data[f"{prefix}_y"] = [target(labels[i]) for i in keep]
-    return data
-
-
-# --------------------------------------------------------------------------- memory
-
-
-def current_rss() -> int:
-    """Resident set size now, in bytes (falls back to the peak off Linux)."""
-    try:
-        with open("/proc/self/statm") as handle:
-            pages = int(handle.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return peak_rss()
-
-
-def peak_rss() -> int:
-    """Peak resident set size of this process so far, in bytes."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
-
-
-# --------------------------------------------------------------------------- tools
+    # Settings of one script's own tools (JSON values), such as timing repeats.
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -329,26 +185,15 @@ def run_trainer(job: Job, data: Data) -> dict[str, Any]:
     return measured(fit_s, predict_s, classes, logits, **details)
 
 
-def trainer_fit_predict(
-    job: Job, data: Data, classes: list[str] | None
-) -> tuple[Any, float, float, dict[str, Any]]:
-    """``(test logits, fit s, predict s, details)`` of the Trainer on ``data``.
-
-    ``classes=None`` fits the raw targets with one output and a mean squared error
-    loss, as a Trainer user does for regression.
-    """
+def training_arguments(job: Job, output_dir: str, cpu: bool = False) -> Any:
+    """The Trainer's arguments for ``job``, as a user sets them: no evaluation,
+    checkpoints or logging during training; the CPU when ``cpu`` or when there is
+    no GPU."""
     import torch
-    from torch.utils.data import SequentialSampler
-    from transformers import (
-        DataCollatorWithPadding,
-        Trainer,
-        TrainingArguments,
-        set_seed,
-    )
+    from transformers import TrainingArguments
 
-    output_dir = tempfile.TemporaryDirectory(prefix="bench_trainer_")
-    training_args = TrainingArguments(
-        output_dir=output_dir.name,
+    return TrainingArguments(
+        output_dir=output_dir,
         num_train_epochs=job.epochs,
         learning_rate=job.learning_rate,
         per_device_train_batch_size=job.batch_size,
@@ -364,11 +209,37 @@ def trainer_fit_predict(
         logging_strategy="no",
         report_to="none",
         disable_tqdm=True,
-        use_cpu=not torch.cuda.is_available(),
+        use_cpu=cpu or not torch.cuda.is_available(),
         dataloader_num_workers=0,
         fp16=False,
         bf16=False,
     )
+
+
+def trainer_predict(
+    trainer: Any, tokenizer: Any, texts: list[Any], max_length: int
+) -> Any:
+    """The logits of ``Trainer.predict`` on ``texts`` tokenised, in their order."""
+    from torch.utils.data import SequentialSampler
+
+    eval_set = DictDataset(encode(tokenizer, texts, max_length))
+    # Trainer.predict keeps the input order only with a sequential sampler.
+    assert isinstance(trainer._get_eval_sampler(eval_set), SequentialSampler)
+    return trainer.predict(eval_set).predictions
+
+
+def trainer_fit_predict(
+    job: Job, data: Data, classes: list[str] | None
+) -> tuple[Any, float, float, dict[str, Any]]:
+    """``(test logits, fit s, predict s, details)`` of the Trainer on ``data``.
+
+    ``classes=None`` fits the raw targets with one output and a mean squared error
+    loss, as a Trainer user does for regression.
+    """
+    from transformers import DataCollatorWithPadding, Trainer, set_seed
+
+    output_dir = tempfile.TemporaryDirectory(prefix="bench_trainer_")
+    training_args = training_arguments(job, output_dir.name)
 
     started = time.perf_counter()
     set_seed(job.seed)
@@ -387,13 +258,9 @@ def trainer_fit_predict(
     train_output = trainer.train()
     fit_s = time.perf_counter() - started
 
-    started = time.perf_counter()
-    eval_set = DictDataset(encode(tokenizer, data["eval_x"], job.max_length))
-    logits = trainer.predict(eval_set).predictions
-    predict_s = time.perf_counter() - started
-
-    # Trainer.predict keeps the input order only with a sequential sampler.
-    assert isinstance(trainer._get_eval_sampler(eval_set), SequentialSampler)
+    logits, predict_s = timed(
+        lambda: trainer_predict(trainer, tokenizer, data["eval_x"], job.max_length)
+    )
     output_dir.cleanup()
     return (
         logits,
@@ -635,53 +502,10 @@ TOOLS: dict[str, Tool] = {
 }
 
 
-# --------------------------------------------------------------------------- child
-
-
 def score(job: Job, predicted: list[Any], expected: list[Any]) -> dict[str, Any]:
     """The accuracy of predicted labels."""
     correct = sum(p == y for p, y in zip(predicted, expected, strict=True))
     return {"accuracy": correct / len(expected)}
-
-
-def child(
-    job_path: Path, data_path: Path, output_path: Path, registry: str | None = None
-) -> None:
-    """Run one job in this process; write its measurements to ``output_path``.
-
-    The tool and the scoring come from the module named ``registry`` (its
-    ``TOOLS`` and ``score``), from this one when None.
-    """
-    job = Job(**json.loads(job_path.read_text()))
-    owner = (
-        sys.modules[__name__] if registry is None else importlib.import_module(registry)
-    )
-    tool = owner.TOOLS[job.tool]
-    for module in tool.modules:
-        importlib.import_module(module)
-    torch = sys.modules.get("torch")
-    if torch is not None and job.threads is not None:
-        torch.set_num_threads(job.threads)
-    data = json.loads(data_path.read_text())
-    gc.collect()
-    rss_before = current_rss()
-    result = tool.run(job, data)
-    peak = peak_rss()
-    scores = owner.score(job, result.pop("predicted"), data["eval_y"])
-    result.update(
-        tool=job.tool,
-        **scores,
-        n_train=len(data["train_x"]),
-        n_eval=len(data["eval_y"]),
-        rss_before_mib=rss_before / MIB,
-        peak_rss_mib=peak / MIB,
-        peak_rss_growth_mib=(peak - rss_before) / MIB,
-        torch_threads=None if torch is None else torch.get_num_threads(),
-    )
-    output_path.write_text(json.dumps(result))
-
-
-# --------------------------------------------------------------------------- parent
 
 
 def check_tools(names: list[str], tools: dict[str, Tool] | None = None) -> None:
@@ -700,159 +524,3 @@ def check_tools(names: list[str], tools: dict[str, Tool] | None = None) -> None:
                 f"The {name!r} tool needs {package}: pip install {package} "
                 "(or the bench extra), or leave it out of --tools."
             )
-
-
-def resolve_model(model: str) -> str:
-    """The model's directory, its files read once so no child pays a cold disk."""
-    from skbert._hub import resolve
-
-    model_dir, local = resolve(model)
-    if local:
-        for path in Path(model_dir).iterdir():
-            if path.is_file():
-                with open(path, "rb") as handle:
-                    while handle.read(1 << 24):
-                        pass
-    return model_dir
-
-
-class Runner:
-    """Runs jobs in child processes, one at a time, on data written once.
-
-    ``registry``: the module (a script in this folder) whose ``TOOLS`` and
-    ``score`` the children use; this module's when None.
-    """
-
-    def __init__(self, registry: str | None = None) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="skbert_bench_")
-        self._count = 0
-        self._registry = registry
-
-    def __enter__(self) -> Runner:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._tmp.cleanup()
-
-    def write_data(self, data: Data) -> Path:
-        self._count += 1
-        path = Path(self._tmp.name) / f"data{self._count}.json"
-        path.write_text(json.dumps(data))
-        return path
-
-    def run(self, job: Job, data_path: Path) -> dict[str, Any]:
-        self._count += 1
-        job_path = Path(self._tmp.name) / f"job{self._count}.json"
-        output = Path(self._tmp.name) / f"result{self._count}.json"
-        job_path.write_text(json.dumps(dataclasses.asdict(job)))
-        command = [sys.executable, __file__, str(job_path), str(data_path), str(output)]
-        if self._registry is not None:
-            command.append(self._registry)
-        print(f"Running {job.tool} ...", file=sys.stderr, flush=True)
-        started = time.perf_counter()
-        # The child's stdout (such as the Trainer's final metrics) goes to stderr,
-        # so that stdout holds only the report.
-        subprocess.run(command, check=True, stdout=sys.stderr)
-        result = json.loads(output.read_text())
-        result["process_s"] = time.perf_counter() - started
-        scores = "".join(
-            f"{key} {result[key]:.4f}, " for key in SCORE_NAMES if key in result
-        )
-        print(
-            f"  {job.tool}: {scores}fit "
-            f"{result['fit_s']:.1f} s, predict {result['predict_s']:.2f} s; "
-            f"done in {result['process_s']:.1f} s",
-            file=sys.stderr,
-            flush=True,
-        )
-        return result
-
-
-# --------------------------------------------------------------------------- report
-
-
-# Table headers of the scores a ``score`` function may return.
-SCORE_NAMES = {
-    "accuracy": "accuracy",
-    "f1": "F1",
-    "pearson": "Pearson",
-    "spearman": "Spearman",
-}
-
-
-def result_rows(
-    results: list[dict[str, Any]],
-    scores: tuple[str, ...] = ("accuracy",),
-    tools: dict[str, Tool] | None = None,
-) -> Iterator[str]:
-    """The Markdown table of scores, times and memory, one row per tool.
-
-    ``tools``: the registry of the results' tools, this module's when None.
-    """
-    tools = TOOLS if tools is None else tools
-    names = "".join(f" {SCORE_NAMES[key]} |" for key in scores)
-    yield f"| tool |{names} fit s | predict s | peak RSS MiB |"
-    yield "|---|" + "---:|" * (len(scores) + 3)
-    for r in results:
-        values = "".join(f" {r[key]:.4f} |" for key in scores)
-        yield (
-            f"| {tools[r['tool']].label} |{values} {r['fit_s']:.1f} | "
-            f"{r['predict_s']:.2f} | {r['peak_rss_growth_mib']:.0f} |"
-        )
-
-
-def ratios(
-    ours: dict[str, Any],
-    theirs: dict[str, Any],
-    scores: tuple[str, ...] = ("accuracy",),
-) -> dict[str, float | None]:
-    """skbert's time and memory as a share of a peer's, and its score gains.
-
-    A gain is in points (100 x the difference), under ``<score>_diff_points``.
-    """
-
-    def share(key: str) -> float | None:
-        return ours[key] / theirs[key] if theirs[key] > 0 else None
-
-    gains = {f"{key}_diff_points": 100 * (ours[key] - theirs[key]) for key in scores}
-    return {
-        "fit_ratio": share("fit_s"),
-        "predict_ratio": share("predict_s"),
-        **gains,
-        "peak_rss_ratio": share("peak_rss_growth_mib"),
-    }
-
-
-def environment(packages: tuple[str, ...]) -> dict[str, Any]:
-    versions = {}
-    for package in packages:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "versions": versions,
-    }
-
-
-def write_json(path: Path, report: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nWrote {path}")
-
-
-def config_of(args: Any) -> dict[str, Any]:
-    """The command-line options as JSON values."""
-    return {
-        key: (str(value) if isinstance(value, Path) else value)
-        for key, value in vars(args).items()
-        if key != "json"
-    }
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    child(*(Path(arg) for arg in sys.argv[1:4]), *sys.argv[4:5])
