@@ -952,8 +952,9 @@ class BertEstimator(BaseEstimator):
         """Load a fitted estimator from a directory written by :meth:`save`.
 
         Every file is checked against the sha256 recorded at save time, so a
-        truncated or corrupted file raises :class:`~skbert.exceptions.
-        CorruptModelError` naming it. Loading runs no pickle and no remote code.
+        truncated or corrupted file raises
+        :class:`~skbert.exceptions.CorruptModelError` naming it. Loading runs no
+        pickle and no remote code.
         A directory from another skbert version warns
         (:class:`~skbert.exceptions.SkbertVersionWarning`); one of an unknown
         format version is an error. A model saved on a GPU that is missing here

@@ -39,8 +39,7 @@ class BertTextEmbedder(
 
     Parameters
     ----------
-    model_name_or_path : str or os.PathLike, \\
-            default="sentence-transformers/all-MiniLM-L6-v2"
+    model_name_or_path : str or path, default="sentence-transformers/all-MiniLM-L6-v2"
         A local model directory or a Hugging Face hub id, looked up as for
         :class:`BertTextClassifier` (the default model is bundled and works
         offline). Any checkpoint that ``AutoModel`` loads works.
@@ -186,7 +185,7 @@ class BertTextEmbedder(
 
         Returns
         -------
-        embeddings : ndarray of shape (n_samples, embedding_dim_), float32
+        embeddings : ndarray of shape (n_samples, embedding_dim), float32
         """
         check_is_fitted(self)
         for name in ("precision", "n_jobs"):

@@ -31,9 +31,9 @@ class BertTextRegressor(RegressorMixin, BertEstimator):
     ----------
     n_outputs_ : int
         Number of targets per input: 1 for a 1-D ``y``.
-    target_mean_ : ndarray of shape (n_outputs_,)
+    target_mean_ : ndarray of shape (n_outputs,)
         Mean of each target in the first ``fit`` (or ``partial_fit`` call).
-    target_scale_ : ndarray of shape (n_outputs_,)
+    target_scale_ : ndarray of shape (n_outputs,)
         Standard deviation of each target there (1 where it was constant). The
         model learns ``(y - target_mean_) / target_scale_``.
     {attributes}
@@ -153,7 +153,7 @@ class BertTextRegressor(RegressorMixin, BertEstimator):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs_)
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             1-D when the model has one output, as ``MLPRegressor``'s.
         """
         outputs = self._outputs(X)  # checks fitted before the spec is read

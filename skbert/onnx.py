@@ -33,6 +33,27 @@ def load(path: str | os.PathLike) -> OnnxPredictor:
 
     Every file is checked against the sha256 recorded at export. Returns an
     :class:`OnnxPredictor`.
+
+    Examples
+    --------
+    The example exports a classifier fitted on a tiny random test model.
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> import skbert.onnx
+    >>> from skbert import BertTextClassifier
+    >>> texts = ["good film", "bad film", "great plot", "awful plot"]
+    >>> clf = BertTextClassifier(tiny_model, epochs=1, random_state=0)
+    >>> clf = clf.fit(texts, ["pos", "neg", "pos", "neg"])
+    >>> path = tempfile.mkdtemp() + "/exported"
+    >>> clf.export_onnx(path)
+    >>> model = skbert.onnx.load(path)
+    >>> model
+    OnnxPredictor(BertTextClassifier, quantize=None)
+    >>> model.classes_
+    array(['neg', 'pos'], dtype='<U3')
+    >>> np.allclose(model.predict_proba(texts), clf.predict_proba(texts), atol=1e-5)
+    True
     """
     return OnnxPredictor(path)
 
@@ -53,6 +74,31 @@ class OnnxPredictor:
         A directory written by ``export_onnx``.
     providers : list of str, default=None
         onnxruntime execution providers; None is the CPU.
+
+    Attributes
+    ----------
+    estimator : str
+        The exported estimator's class name.
+    quantize : None or "int8"
+        The ``quantize`` argument of the export.
+    threshold : float or "auto"
+        Multi-label only: the estimator's ``threshold`` at export; may be set.
+    classes_ : ndarray of shape (n_classes,)
+        Classifier only: the labels ``predict`` returns.
+    multilabel_ : bool
+        Classifier only: whether the model is multi-label.
+    thresholds_ : ndarray of shape (n_labels,) or None
+        Classifier only: the tuned per-label thresholds, as the estimator's.
+    n_outputs_ : int
+        Regressor only: the number of targets per input.
+    target_mean_ : ndarray of shape (n_outputs,)
+        Regressor only: the target scaling, as the estimator's.
+    target_scale_ : ndarray of shape (n_outputs,)
+        Regressor only: the target scaling, as the estimator's.
+
+    See Also
+    --------
+    load : Load an exported directory, checking every file.
     """
 
     def __init__(
