@@ -732,6 +732,12 @@ def quantized_int8(model: nn.Module) -> nn.Module:
     scale per tensor on 94.0%. ``torch.ao.quantization`` warns that it is
     deprecated in favour of torchao; its kernels are still the fast eager path
     on the CPU.
+
+    The weights are packed for oneDNN's int8 kernels on CPUs with AMX (where
+    they took 0.42x of fp32's time against 0.54-0.56x packed for fbgemm or x86,
+    torch's default, at the same 97.5% of labels), for torch's default engine
+    elsewhere. A packed layer keeps its engine, so the global setting
+    (``torch.backends.quantized.engine``) is restored at once.
     """
     import copy
     import re
@@ -748,10 +754,29 @@ def quantized_int8(model: nn.Module) -> nn.Module:
         and ".pooler" not in name
         and not first_ffn_out.search(name)
     }
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quantized_engine(int8_engine()):
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
         return quantize_dynamic(copy.deepcopy(model).cpu().eval(), layers, torch.qint8)
+
+
+def int8_engine() -> str:
+    """The quantised engine to pack int8 weights for: oneDNN where the CPU has
+    AMX tiles and torch ships the engine, else torch's current one."""
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    if "onednn" in torch.backends.quantized.supported_engines and amx():
+        return "onednn"
+    return torch.backends.quantized.engine
+
+
+@contextlib.contextmanager
+def _quantized_engine(name: str) -> Iterator[None]:
+    previous = torch.backends.quantized.engine
+    torch.backends.quantized.engine = name
+    try:
+        yield
+    finally:
+        torch.backends.quantized.engine = previous
 
 
 def export_onnx_graph(

@@ -177,3 +177,26 @@ def test_precision_is_read_again_at_prediction_time(clf):
     with pytest.raises(ValueError, match="'precision' parameter"):
         clf.predict(TEXTS)
     assert clf.set_params(precision="fp32").predict_proba(TEXTS) == pytest.approx(fp32)
+
+
+@pytest.mark.parametrize("amx", [True, False])
+def test_int8_weights_are_packed_for_onednn_on_amx_cpus_only(clf, monkeypatch, amx):
+    from skbert import _engine
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    before = torch.backends.quantized.engine
+    onednn = amx and "onednn" in torch.backends.quantized.supported_engines
+    assert _engine.int8_engine() == ("onednn" if onednn else before)
+    seen = []
+    original = torch.ao.quantization.quantize_dynamic
+
+    def spy(*args, **kwargs):
+        seen.append(torch.backends.quantized.engine)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(torch.ao.quantization, "quantize_dynamic", spy)
+    fp32 = clf.predict_proba(TEXTS)
+    int8 = clf.set_params(quantize="int8").predict_proba(TEXTS)
+    assert seen == [_engine.int8_engine()]  # packed under that engine
+    assert torch.backends.quantized.engine == before  # and the global one restored
+    np.testing.assert_allclose(int8, fp32, atol=0.02)
