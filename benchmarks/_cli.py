@@ -7,6 +7,7 @@ options into one :class:`~_tools.Job` per tool with :func:`job_of`.
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -18,6 +19,22 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = Path(
     os.environ.get("SKBERT_DATA", REPO_ROOT.parent / "shared" / "data")
 )
+
+
+def benchmark_parser(doc: str, folders: str) -> argparse.ArgumentParser:
+    """A script's parser: its docstring's first paragraph as the description, and
+    the options every benchmark takes; ``folders`` names the data folders it reads
+    ("sst2/ and imdb/")."""
+    parser = argparse.ArgumentParser(
+        description=doc.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_common_arguments(
+        parser,
+        f"folder holding {folders}: $SKBERT_DATA, else ../shared/data beside the "
+        "repository",
+    )
+    return parser
 
 
 def add_common_arguments(parser: Any, data_help: str) -> None:

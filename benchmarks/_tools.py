@@ -109,11 +109,16 @@ def skbert_params(job: Job) -> dict[str, Any]:
 
 
 def run_skbert(job: Job, data: Data) -> dict[str, Any]:
+    return fitted_skbert(job, data)[1]
+
+
+def fitted_skbert(job: Job, data: Data) -> tuple[Any, dict[str, Any]]:
+    """``BertTextClassifier`` fitted for ``job``, and its measured result."""
     from skbert import BertTextClassifier
 
     clf = BertTextClassifier(**skbert_params(job))
     proba, fit_s, predict_s = fit_predict(clf, data, data["train_y"])
-    return measured(
+    return clf, measured(
         fit_s,
         predict_s,
         clf.classes_,

@@ -67,7 +67,7 @@ from pathlib import Path
 from typing import Any
 
 from _child import Runner, resolve_model
-from _cli import add_common_arguments, job_of, names, sample
+from _cli import benchmark_parser, job_of, names, sample
 from _report import (
     config_of,
     environment,
@@ -82,9 +82,7 @@ from _tools import (
     Job,
     Tool,
     check_tools,
-    fit_predict,
-    measured,
-    skbert_params,
+    fitted_skbert,
     timed,
     trainer_predict,
     training_arguments,
@@ -305,26 +303,18 @@ def run_variant(job: Job, data: Data, *, variant: str) -> dict[str, Any]:
 
 def run_finetune(job: Job, data: Data) -> dict[str, Any]:
     """Fine-tune, predict the validation texts, save and export the model."""
-    from skbert import BertTextClassifier
-
-    clf = BertTextClassifier(**skbert_params(job))
-    proba, fit_s, predict_s = fit_predict(clf, data, data["train_y"])
+    clf, result = fitted_skbert(job, data)
     work_dir = Path(job.options["work_dir"])
     _, save_s = timed(lambda: clf.save(work_dir / MODEL))
     _, onnx_s = timed(lambda: clf.export_onnx(work_dir / ONNX))
     _, onnx_int8_s = timed(lambda: clf.export_onnx(work_dir / ONNX_INT8, "int8"))
-    return measured(
-        fit_s,
-        predict_s,
-        clf.classes_,
-        proba,
-        train_loss=float(clf.loss_curve_[-1]),
-        device=str(clf.device_),
-        max_length=clf.max_length_,
-        save_s=save_s,
-        export_onnx_s=onnx_s,
-        export_onnx_int8_s=onnx_int8_s,
-    )
+    return {
+        **result,
+        "max_length": clf.max_length_,
+        "save_s": save_s,
+        "export_onnx_s": onnx_s,
+        "export_onnx_int8_s": onnx_int8_s,
+    }
 
 
 # Imported before the child notes its memory: the library a variant runs on. What
@@ -363,15 +353,7 @@ def score(job: Job, predicted: list[str], expected: list[str]) -> dict[str, Any]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    add_common_arguments(
-        parser,
-        "folder holding sst2/ and imdb/: $SKBERT_DATA, else ../shared/data beside "
-        "the repository",
-    )
+    parser = benchmark_parser(__doc__, "sst2/ and imdb/")
     parser.set_defaults(learning_rate=1e-4)
     parser.add_argument(
         "--n-train",

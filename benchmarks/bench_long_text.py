@@ -45,7 +45,7 @@ from typing import Any
 
 import _tools
 from _child import Runner, resolve_model
-from _cli import add_common_arguments, job_of, names, sample
+from _cli import benchmark_parser, job_of, names, sample
 from _report import (
     config_of,
     environment,
@@ -117,14 +117,7 @@ score = _tools.score
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    add_common_arguments(
-        parser,
-        "folder holding imdb/: $SKBERT_DATA, else ../shared/data beside the repository",
-    )
+    parser = benchmark_parser(__doc__, "imdb/")
     parser.add_argument("--out", dest="json", type=Path, help="the same as --json")
     parser.set_defaults(epochs=3, learning_rate=1e-4)
     parser.add_argument(

@@ -54,7 +54,7 @@ from unittest import mock
 
 import _tools
 from _child import Runner, resolve_model
-from _cli import add_common_arguments, job_of, names, sample
+from _cli import benchmark_parser, job_of, names, sample
 from _report import (
     config_of,
     environment,
@@ -248,15 +248,7 @@ def score(
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    add_common_arguments(
-        parser,
-        "folder holding goemotions/: $SKBERT_DATA, else ../shared/data beside "
-        "the repository",
-    )
+    parser = benchmark_parser(__doc__, "goemotions/")
     parser.add_argument("--out", dest="json", type=Path, help="the same as --json")
     parser.set_defaults(epochs=3, learning_rate=1e-4)
     parser.add_argument("--max-length", type=int, default=128, help="tokens per text")

@@ -58,7 +58,7 @@ from typing import Any
 
 import _tools
 from _child import Runner, resolve_model
-from _cli import add_common_arguments, job_of, names, sample
+from _cli import benchmark_parser, job_of, names, sample
 from _report import (
     SCORE_NAMES,
     config_of,
@@ -301,15 +301,7 @@ def tools_for(task: str) -> dict[str, Tool]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    add_common_arguments(
-        parser,
-        "folder holding stsb/, mrpc/ and rte/: $SKBERT_DATA, else ../shared/data "
-        "beside the repository",
-    )
+    parser = benchmark_parser(__doc__, "stsb/, mrpc/ and rte/")
     parser.set_defaults(epochs=3, learning_rate=1e-4)
     parser.add_argument(
         "--max-length", type=int, default=128, help="tokens per pair, both texts"

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from _child import Runner, resolve_model
-from _cli import add_common_arguments, job_of, names, sample
+from _cli import benchmark_parser, job_of, names, sample
 from _report import (
     config_of,
     environment,
@@ -92,15 +92,7 @@ def lengths(text: str) -> tuple[int, ...]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    add_common_arguments(
-        parser,
-        "folder holding sst2/ and imdb/: $SKBERT_DATA, else ../shared/data "
-        "beside the repository",
-    )
+    parser = benchmark_parser(__doc__, "sst2/ and imdb/")
     parser.add_argument(
         "--datasets", default="sst2,imdb", help="comma-separated: sst2, imdb"
     )
