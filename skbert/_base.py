@@ -74,7 +74,9 @@ SHARED_PARAMETERS = """\
         first tokens; the rest goes to its last tokens (0.25 of 510 is Sun et
         al.'s 128 + 382).
     batch_size : int, default=32
-        Inputs per training step. Prediction uses batches twice this size.
+        Inputs per training step. Prediction uses batches twice this size,
+        on the CPU also capped at a number of tokens (4,096 for MiniLM-L6)
+        that keeps each activation small enough for the allocator to reuse.
     learning_rate : float, default=1e-4
         Peak learning rate of AdamW.
     epochs : int, default=3
@@ -885,7 +887,10 @@ class BertEstimator(BaseEstimator):
         with threads(self.n_jobs):
             model, precision = self._inference_model()
             batches = _data.inference_batches(
-                encoded, 2 * self.batch_size, _data.pad_id_of(self.tokenizer_)
+                encoded,
+                2 * self.batch_size,
+                _data.pad_id_of(self.tokenizer_),
+                _engine.batch_tokens(self.model_.config, self.device_),
             )
             rows = _engine.predict_logits(
                 model,

@@ -880,11 +880,11 @@ def collate(
 
 
 def inference_batches(
-    encoded: Encoded, batch_size: int, pad_id: int
+    encoded: Encoded, batch_size: int, pad_id: int, max_tokens: int | None = None
 ) -> Sequence[tuple[np.ndarray, dict[str, np.ndarray]]]:
     """Length-sorted ``(indices, inputs)`` batches of NumPy arrays, collated as
-    they are consumed."""
-    order = sorted_batches(encoded.lengths, batch_size)
+    they are consumed; see :func:`sorted_batches` for ``max_tokens``."""
+    order = sorted_batches(encoded.lengths, batch_size, max_tokens)
     return _Lazy(
         order,
         lambda idx: (idx, collate_arrays(encoded.ids, idx, pad_id, encoded.type_ids)),
@@ -985,7 +985,22 @@ def grouped_batches(
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Inference batches of texts sorted by length (longest first)."""
+def sorted_batches(
+    lengths: np.ndarray, batch_size: int, max_tokens: int | None = None
+) -> list[np.ndarray]:
+    """Inference batches of texts sorted by length (longest first).
+
+    Each batch holds at most ``batch_size`` texts and, with ``max_tokens``, at
+    most that many padded tokens (texts x its longest text's length), but always
+    at least one text.
+    """
     order = np.argsort(-lengths, kind="stable")
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if max_tokens is None:
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    batches, start = [], 0
+    while start < len(order):
+        longest = max(int(lengths[order[start]]), 1)
+        size = min(batch_size, max(1, max_tokens // longest))
+        batches.append(order[start : start + size])
+        start += size
+    return batches

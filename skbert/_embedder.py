@@ -55,7 +55,9 @@ class BertTextEmbedder(
         ``sentence_bert_config.json``, 256 for the default model) where it has
         one, else the model's own limit.
     batch_size : int, default=64
-        Texts per forward pass.
+        Texts per forward pass; on the CPU also capped at a number of tokens
+        (4,096 for MiniLM-L6) that keeps each activation small enough for the
+        allocator to reuse.
     device : str, default="auto"
         "auto" (CUDA, then Apple MPS, then CPU), "cpu", "cuda", "cuda:<index>" or
         "mps".
@@ -193,7 +195,10 @@ class BertTextEmbedder(
         texts = _data.check_texts(X)
         encoded = _data.tokenize(self.tokenizer_, texts, self.max_length_, self.verbose)
         batches = _data.inference_batches(
-            encoded, self.batch_size, _data.pad_id_of(self.tokenizer_)
+            encoded,
+            self.batch_size,
+            _data.pad_id_of(self.tokenizer_),
+            _engine.batch_tokens(self.model_.config, self.device_),
         )
         with threads(self.n_jobs):
             return self._embed(batches, len(encoded))

@@ -227,7 +227,8 @@ def export_onnx(estimator: Any, path: str | os.PathLike, quantize: str | None) -
     The directory holds ``model.onnx`` (logits, or standardised outputs of a
     regressor), the tokenizer's ``tokenizer.json`` and ``skbert.json`` with what
     prediction needs besides: the task, its spec (classes, thresholds, target
-    scaling), ``max_length_``, the ``long_text`` settings and the batch size.
+    scaling), ``max_length_``, the ``long_text`` settings and the batch size
+    (texts and, on the CPU, padded tokens; see :func:`_engine.batch_tokens`).
     Written atomically with a sha256 per file, as :meth:`save` writes.
     """
     from . import __version__, _engine
@@ -259,6 +260,7 @@ def export_onnx(estimator: Any, path: str | os.PathLike, quantize: str | None) -
         "pad_token_id": _pad_id(tokenizer),
         "max_length": int(estimator.max_length_),
         "batch_size": 2 * int(params["batch_size"]),
+        "max_tokens": _engine.batch_tokens(estimator.model_.config, "cpu"),
         "reading": {
             "long_text": str(params["long_text"]),
             "stride": int(params["stride"]),

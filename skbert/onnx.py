@@ -147,7 +147,10 @@ class OnnxPredictor:
         )
         out: np.ndarray | None = None
         for indices, batch in _data.inference_batches(
-            encoded, self._meta["batch_size"], self._meta["pad_token_id"]
+            encoded,
+            self._meta["batch_size"],
+            self._meta["pad_token_id"],
+            self._meta.get("max_tokens"),  # absent from older exports: no limit
         ):
             feed = {name: batch.get(name) for name in self._input_names}
             if feed.get("token_type_ids") is None and "token_type_ids" in feed:

@@ -477,6 +477,69 @@ def test_sorted_batches(lengths, batch_size) -> None:
     assert np.all(np.diff(lengths[flat]) <= 0)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    lengths=st.lists(st.integers(0, 50), min_size=1, max_size=100),
+    batch_size=st.integers(1, 10),
+    max_tokens=st.integers(1, 200),
+)
+def test_sorted_batches_token_budget(lengths, batch_size, max_tokens) -> None:
+    lengths = np.array(lengths)
+    batches = _data.sorted_batches(lengths, batch_size, max_tokens)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(len(lengths)))
+    assert np.all(np.diff(lengths[flat]) <= 0)
+    for i, batch in enumerate(batches):
+        assert 1 <= len(batch) <= batch_size
+        longest = max(int(lengths[batch].max()), 1)
+        padded = len(batch) * longest
+        # Over the budget only as a single text longer than the budget.
+        assert padded <= max_tokens or len(batch) == 1
+        if i < len(batches) - 1:  # full: one more text would break a limit
+            assert len(batch) == batch_size or padded + longest > max_tokens
+
+
+def test_batch_tokens_keep_cpu_activations_within_the_budget() -> None:
+    from types import SimpleNamespace
+
+    from skbert import _engine
+
+    config = SimpleNamespace(hidden_size=384, intermediate_size=1536)
+    tokens = _engine.batch_tokens(config, "cpu")
+    assert tokens == 4096  # 32 texts of 128 tokens for MiniLM-L6
+    assert 4 * 1536 * tokens <= _engine.CPU_BATCH_BYTES < 4 * 1536 * (tokens + 1)
+    assert _engine.batch_tokens(SimpleNamespace(hidden_size=768), "cpu") == 8192
+    no_sizes = _engine.batch_tokens(SimpleNamespace(), "cpu")
+    assert no_sizes == _engine.CPU_BATCH_BYTES // 4
+    assert _engine.batch_tokens(config, "cuda") is None
+    assert _engine.batch_tokens(config, torch.device("meta")) is None
+
+
+def test_prediction_is_the_same_in_token_limited_batches(tiny_model, monkeypatch):
+    from skbert import _engine
+
+    texts = [" ".join(["word"] * n) for n in (1, 30, 3, 12, 7, 25, 2)] * 3
+    clf = BertTextClassifier(tiny_model, epochs=1, random_state=0, batch_size=16)
+    clf.fit(texts, [0, 1] * 10 + [0])
+    expected = clf.predict_proba(texts)
+    sizes = []
+    original = _engine.predict_logits
+
+    def spy(model, batches, *args, **kwargs):
+        sizes.extend(inputs["input_ids"].shape for _, inputs in batches)
+        return original(model, batches, *args, **kwargs)
+
+    monkeypatch.setattr(_engine, "predict_logits", spy)
+    clf.predict_proba(texts)
+    assert [rows for rows, _ in sizes] == [21]  # 2 x batch_size texts fit
+    widest = max(clf.model_.config.intermediate_size, clf.model_.config.hidden_size)
+    monkeypatch.setattr(_engine, "CPU_BATCH_BYTES", 4 * widest * 40)  # 40 tokens
+    sizes.clear()
+    np.testing.assert_allclose(clf.predict_proba(texts), expected, atol=1e-5)
+    assert len(sizes) > 3
+    assert all(rows * length <= 40 or rows == 1 for rows, length in sizes)
+
+
 def _train_batches(seed: int, n: int = 23, batch_size: int = 4) -> _data.TrainBatches:
     # Text i repeats token 100 + i, so each row says which text it is.
     ids = [np.full(1 + i % 6, 100 + i, dtype=np.int64) for i in range(n)]
