@@ -31,11 +31,9 @@ def clf(fitted: BertTextClassifier) -> BertTextClassifier:
 
 
 def _quantized_layers(model: torch.nn.Module) -> set[str]:
-    return {
-        name
-        for name, module in model.named_modules()
-        if type(module).__module__.startswith("torch.ao.nn.quantized.dynamic")
-    }
+    from torch.ao.nn.quantized.dynamic import Linear
+
+    return {name for name, m in model.named_modules() if isinstance(m, Linear)}
 
 
 def test_set_params_on_a_fitted_model_predicts_in_int8(clf):
@@ -47,7 +45,13 @@ def test_set_params_on_a_fitted_model_predicts_in_int8(clf):
     assert clf.set_params(quantize=None).predict_proba(TEXTS) == pytest.approx(fp32)
 
 
-def test_encoder_linears_are_int8_but_first_ffn_output_pooler_and_head_fp32(clf):
+@pytest.mark.parametrize("amx", [True, False])
+def test_encoder_linears_are_int8_pooler_and_head_fp32(clf, monkeypatch, amx):
+    """Every encoder Linear with oneDNN's 8-bit activations (AMX CPUs); all but
+    the first feed-forward output with the default engine's 7 bits."""
+    from skbert import _engine
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
     clf.set_params(quantize="int8").predict(TEXTS[:1])
     copy = clf._quantized[1]
     names = _quantized_layers(copy)
@@ -56,14 +60,43 @@ def test_encoder_linears_are_int8_but_first_ffn_output_pooler_and_head_fp32(clf)
         for name, module in clf.model_.named_modules()
         if isinstance(module, torch.nn.Linear) and ".encoder." in name
     }
-    # 2 layers x (q, k, v, out, up, down), less the first layer's down projection
+    assert len(encoder) == 12  # 2 layers x (q, k, v, out, up, down)
     first_ffn_out = "bert.encoder.layer.0.output.dense"
-    assert names == encoder - {first_ffn_out}
-    assert len(names) == 11
-    assert type(copy.get_submodule(first_ffn_out)) is torch.nn.Linear
+    if _engine.int8_engine() == "onednn":
+        assert names == encoder
+        kinds = {type(copy.get_submodule(name)).__name__ for name in names}
+        assert kinds == {"FullRangeInt8Linear"}
+    else:
+        assert names == encoder - {first_ffn_out}
+        assert type(copy.get_submodule(first_ffn_out)) is torch.nn.Linear
     assert isinstance(copy.classifier, torch.nn.Linear)
     assert type(copy.bert.pooler.dense) is torch.nn.Linear
     assert _quantized_layers(clf.model_) == set()  # the fitted model is untouched
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_full_range_linear_quantises_activations_to_8_bits():
+    """Its outputs are torch's kernel called with ``reduce_range=False``, which
+    differ from the stock module's 7-bit ones and are closer to fp32."""
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    from skbert import _engine
+
+    torch.manual_seed(0)
+    layer = torch.nn.Sequential(torch.nn.Linear(64, 32))
+    x = torch.randn(50, 64)
+    with _engine._quantized_engine("onednn"):
+        spec = {"0": per_channel_dynamic_qconfig}
+        mapping = {torch.nn.Linear: _engine._full_range_linear()}
+        full = quantize_dynamic(layer, spec, torch.qint8, mapping)[0]
+        stock = quantize_dynamic(layer, spec, torch.qint8)[0]
+        packed = full._packed_params._packed_params
+        expected = torch.ops.quantized.linear_dynamic(x, packed, reduce_range=False)
+        with torch.inference_mode():
+            exact, eight, seven = layer(x), full(x), stock(x)
+    torch.testing.assert_close(eight, expected, rtol=0, atol=0)
+    assert not torch.equal(eight, seven)
+    assert (eight - exact).abs().mean() < (seven - exact).abs().mean()
 
 
 def test_the_int8_copy_is_made_once(clf, monkeypatch):
