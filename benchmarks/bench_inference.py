@@ -156,19 +156,11 @@ def load_onnx(job: Job, export: str) -> Predictor:
     import onnxruntime
 
     import skbert.onnx
-    from skbert._persistence import ONNX_FILE
 
-    model = skbert.onnx.load(Path(job.model_dir) / export)
-    if job.threads is not None:
-        # skbert.onnx.load takes no session options: the same graph in a session
-        # with --threads intra-op threads, as torch.set_num_threads for the others.
-        options = onnxruntime.SessionOptions()
+    options = onnxruntime.SessionOptions()
+    if job.threads is not None:  # as torch.set_num_threads for the others
         options.intra_op_num_threads = job.threads
-        model._session = onnxruntime.InferenceSession(
-            str(Path(job.model_dir) / export / ONNX_FILE),
-            options,
-            providers=["CPUExecutionProvider"],
-        )
+    model = skbert.onnx.load(Path(job.model_dir) / export, session_options=options)
     return Predictor(
         model.predict,
         lambda text: model.predict([text]),

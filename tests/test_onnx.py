@@ -120,6 +120,67 @@ def test_multilabel_threshold_can_change_after_export(tiny_model, tmp_path):
     np.testing.assert_array_equal(predictor.predict(TEXTS), np.ones_like(Y))
 
 
+def test_export_writes_eager_attention_and_leaves_the_model_as_it_was(
+    tiny_model, tmp_path
+):
+    clf = BertTextClassifier(tiny_model, epochs=1, random_state=0).fit(TEXTS, LABELS)
+    before = clf.model_.config._attn_implementation
+    expected = clf.predict_proba(TEXTS)
+    clf.export_onnx(tmp_path / "m")
+    assert clf.model_.config._attn_implementation == before
+    np.testing.assert_array_equal(clf.predict_proba(TEXTS), expected)
+    ops = {node.op_type for node in onnx.load(tmp_path / "m" / "model.onnx").graph.node}
+    assert "Softmax" in ops and "IsNaN" not in ops  # no guard of SDPA's form
+
+
+def test_predictor_batches_within_the_exported_token_budget(
+    tiny_model, tmp_path, monkeypatch
+):
+    from skbert import _data, _engine
+
+    clf = BertTextClassifier(tiny_model, epochs=1, random_state=0).fit(TEXTS, LABELS)
+    expected = clf.predict_proba(TEXTS)
+    clf.export_onnx(tmp_path / "m")
+    predictor = skbert.onnx.load(tmp_path / "m")
+    budget = _engine.batch_tokens(clf.model_.config, "cpu")
+    assert predictor._meta["max_tokens"] == budget
+    seen = []
+    original = _data.inference_batches
+
+    def spy(*args):
+        batches = original(*args)
+        seen.extend(inputs["input_ids"].shape for _, inputs in batches)
+        return batches
+
+    monkeypatch.setattr(_data, "inference_batches", spy)
+    predictor._meta["max_tokens"] = 16
+    np.testing.assert_allclose(predictor.predict_proba(TEXTS), expected, atol=1e-4)
+    assert len(seen) > 1
+    assert all(rows * length <= 16 or rows == 1 for rows, length in seen)
+    del predictor._meta["max_tokens"]  # an export from before the budget
+    seen.clear()
+    np.testing.assert_allclose(predictor.predict_proba(TEXTS), expected, atol=1e-4)
+    assert [rows for rows, _ in seen] == [18]  # one batch of up to 2 x 32 texts
+
+
+def test_load_takes_providers_and_session_options(tiny_model, tmp_path):
+    import onnxruntime
+
+    clf = BertTextClassifier(tiny_model, epochs=1, random_state=0).fit(TEXTS, LABELS)
+    clf.export_onnx(tmp_path / "m")
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    predictor = skbert.onnx.load(
+        tmp_path / "m", providers=["CPUExecutionProvider"], session_options=options
+    )
+    assert predictor._session.get_providers() == ["CPUExecutionProvider"]
+    threads = predictor._session.get_session_options().intra_op_num_threads
+    assert threads == 1
+    np.testing.assert_allclose(
+        predictor.predict_proba(TEXTS), clf.predict_proba(TEXTS), atol=1e-4
+    )
+
+
 def test_int8_export_is_close(tiny_model, tmp_path):
     clf = BertTextClassifier(tiny_model, epochs=1, random_state=0).fit(TEXTS, LABELS)
     clf.export_onnx(tmp_path / "fp32")
