@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     import torch
 
 Spec = dict[str, Any]
+# The most training inputs whose features start the head (head_init="linear"):
+# a forward pass over them costs about a tenth of an epoch of 2,000 texts.
+HEAD_INIT_INPUTS = 1024
 Validation = tuple[_data.Inputs, np.ndarray, np.ndarray, np.ndarray]
 
 SHARED_PARAMETERS = """\
@@ -73,6 +76,24 @@ SHARED_PARAMETERS = """\
         Share of the room that ``long_text="head_tail"`` gives to an input's
         first tokens; the rest goes to its last tokens (0.25 of 510 is Sun et
         al.'s 128 + 382).
+    pooling : {"auto", "cls", "mean"}, default="auto"
+        What the head reads of the last hidden states: "cls" the first token
+        (through the model's pooler where it has one), "mean" the average of the
+        real tokens. "auto" is "mean" for a sentence-transformers checkpoint
+        whose own pooling averages the tokens (the bundled all-MiniLM-L6-v2)
+        and "cls" for every other model, so the head starts from the features
+        the checkpoint was trained to produce. The choice is recorded in the
+        fitted model's ``config.json`` (``skbert_pooling``); a plain
+        transformers ``pipeline`` ignores it and reads the first token.
+    head_init : {"linear", "random"}, default="linear"
+        How the new head starts. "linear" fits a linear model (a logistic
+        regression per class or label, a ridge regression for numbers) to
+        what the head reads of the pretrained model, on up to 1,024 training
+        inputs, and starts the head there: fine-tuning then begins from a
+        linear probe of the checkpoint instead of a random head, which is what
+        lets a few dozen texts teach it something (LP-FT, Kumar et al. 2022).
+        "random" is transformers' random initialisation. Not used when
+        ``warm_start`` continues a fitted model.
     batch_size : int, default=32
         Inputs per training step. Prediction uses batches twice this size,
         on the CPU also capped at a number of tokens (4,096 for MiniLM-L6)
@@ -80,7 +101,13 @@ SHARED_PARAMETERS = """\
     learning_rate : float, default=1e-4
         Peak learning rate of AdamW.
     epochs : int, default=3
-        Passes over the training data.
+        Passes over the training data; more when that would make fewer than
+        ``min_steps`` optimizer steps.
+    min_steps : int, default=50
+        The fewest optimizer steps a ``fit`` takes: on small data (a few dozen
+        texts) ``epochs`` passes are only a handful of steps, so ``fit`` runs as
+        many passes as ``min_steps`` steps need (``n_iter_`` says how many).
+        0 trains exactly ``epochs`` passes. ``partial_fit`` always runs one.
     weight_decay : float, default=0.01
         AdamW weight decay; biases and normalisation weights are never decayed.
     warmup_ratio : float, default=0.1
@@ -202,6 +229,16 @@ def with_default_parameters(cls: type, state: dict[str, Any]) -> dict[str, Any]:
     return {**defaults, **state}
 
 
+def seed_of(random_state: Any) -> int:
+    """An int seed from a ``random_state`` parameter; None draws fresh entropy
+    without touching the global NumPy state."""
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1)[0])
+    if isinstance(random_state, Integral):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(2**31 - 1))
+
+
 def validate_parameter(estimator: Any, name: str) -> None:
     """Check one parameter read after ``fit`` (set_params skips validation)."""
     validate_parameter_constraints(
@@ -277,6 +314,9 @@ class BertEstimator(BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0.0, None, closed="neither")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
+        "min_steps": [Interval(Integral, 0, None, closed="left")],
+        "pooling": [StrOptions({"auto", "cls", "mean"})],
+        "head_init": [StrOptions({"linear", "random"})],
         "weight_decay": [Interval(Real, 0.0, None, closed="left")],
         "warmup_ratio": [Interval(Real, 0.0, 1.0, closed="both")],
         "max_grad_norm": [Interval(Real, 0.0, None, closed="neither"), None],
@@ -308,9 +348,12 @@ class BertEstimator(BaseEstimator):
         long_text: str = "truncate",
         stride: int = 32,
         head_ratio: float = 0.25,
+        pooling: str = "auto",
+        head_init: str = "linear",
         batch_size: int = 32,
         learning_rate: float = 1e-4,
         epochs: int = 3,
+        min_steps: int = 50,
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
         max_grad_norm: float | None = 1.0,
@@ -335,9 +378,12 @@ class BertEstimator(BaseEstimator):
         self.long_text = long_text
         self.stride = stride
         self.head_ratio = head_ratio
+        self.pooling = pooling
+        self.head_init = head_init
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.epochs = epochs
+        self.min_steps = min_steps
         self.weight_decay = weight_decay
         self.warmup_ratio = warmup_ratio
         self.max_grad_norm = max_grad_norm
@@ -619,6 +665,12 @@ class BertEstimator(BaseEstimator):
             view._record(spec, model, tokenizer, device, max_length, precision)
             if early_stopping:
                 evaluate = self._evaluator(view, spec, loss, val_encoded, *held)
+        if not continuing and self.head_init == "linear":
+            at = np.random.default_rng([seed, 1]).permutation(train_at)
+            at = at[:HEAD_INIT_INPUTS]
+            features = self._head_features(model, tokenizer, encoded.subset(at), device)
+            head = self._linear_head(spec, features, targets[at], weights[at])
+            _engine.set_output_layer(model, *head)
         rows = encoded.subset(train_at)
         batches = _data.TrainBatches(
             rows,
@@ -640,6 +692,29 @@ class BertEstimator(BaseEstimator):
         self._record_result(result, continuing)
         self._optimizer_state = result.optimizer
         return self
+
+    def _head_features(
+        self, model: Any, tokenizer: Any, rows: _data.Encoded, device: Any
+    ) -> np.ndarray:
+        """What the new head of ``model`` reads for each input of ``rows``."""
+        batches = _data.inference_batches(
+            rows,
+            2 * self.batch_size,
+            _data.pad_id_of(tokenizer),
+            _engine.batch_tokens(model.config, device),
+        )
+        features = _engine.head_features(model, batches, len(rows), device)
+        return rows.pool(features).astype(np.float64)
+
+    def _linear_head(
+        self, spec: Spec, features: np.ndarray, targets: np.ndarray, weights: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(weight, bias)`` of a new head: a linear model of the encoded
+        ``targets`` on ``features`` (what the output layer reads), fitted with
+        ``weights``. ``fit`` starts the head there with ``head_init="linear"``,
+        so fine-tuning starts where a linear probe of the pretrained model ends
+        rather than from a random head (LP-FT, Kumar et al. 2022)."""
+        raise NotImplementedError
 
     def _held_out(
         self,
@@ -728,12 +803,16 @@ class BertEstimator(BaseEstimator):
             return self.model_, self.tokenizer_, self.max_length_
         source, local = _hub.resolve(self.model_name_or_path)
         tokenizer = _hub.load_tokenizer(source, local)
+        pooling = self.pooling
+        if pooling == "auto":
+            pooling = _hub.checkpoint_pooling(source)
         model = _hub.load_model(
             source,
             local,
             self._head_labels(spec),
             problem_type=self._problem_type(spec),
             seed=seed,
+            pooling=pooling,
         )
         return model, tokenizer, self._capped_max_length(tokenizer, model.config)
 
@@ -802,6 +881,7 @@ class BertEstimator(BaseEstimator):
     ) -> _engine.TrainConfig:
         return _engine.TrainConfig(
             epochs=1 if incremental else self.epochs,
+            min_steps=0 if incremental else self.min_steps,
             learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
             warmup_ratio=self.warmup_ratio,
@@ -821,12 +901,7 @@ class BertEstimator(BaseEstimator):
         )
 
     def _seed(self) -> int:
-        if self.random_state is None:
-            # Fresh entropy: the global NumPy state is left untouched.
-            return int(np.random.SeedSequence().generate_state(1)[0])
-        if isinstance(self.random_state, Integral):
-            return int(self.random_state)
-        return int(check_random_state(self.random_state).randint(2**31 - 1))
+        return seed_of(self.random_state)
 
     def _capped_max_length(self, tokenizer: Any, config: Any) -> int:
         limit = _hub.model_max_length(tokenizer, config)

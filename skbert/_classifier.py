@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import ClassifierMixin
+from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import _data, _engine, _outputs
@@ -219,6 +220,29 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
             name=name,
         )
 
+    def _linear_head(
+        self, spec: Spec, features: np.ndarray, targets: np.ndarray, weights: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if spec["multilabel_"]:
+            pos_weight = _data.positive_weights(self.class_weight, targets)
+            columns = [
+                _logistic_head(
+                    features,
+                    targets[:, j].astype(int),
+                    weights * np.where(targets[:, j] > 0, pos_weight[j], 1.0)
+                    if pos_weight is not None
+                    else weights,
+                    2,
+                )
+                for j in range(targets.shape[1])
+            ]
+            # sigmoid(z) = softmax([0, z])[1]: the second row is the label's.
+            return (
+                np.stack([w[1] - w[0] for w, _ in columns]),
+                np.array([b[1] - b[0] for _, b in columns]),
+            )
+        return _logistic_head(features, targets, weights, len(spec["classes_"]))
+
     def _loss(self, spec: Spec, targets: np.ndarray) -> _engine.Loss:
         if not spec["multilabel_"]:
             return _engine.Loss("cross_entropy")
@@ -418,3 +442,29 @@ def _best_f1_threshold(
     # Neighbouring floats have no float between them: the halfway point rounds
     # onto one of them, so take the lowest score predicted positive instead.
     return float(halfway if halfway > lower else ranked[best])
+
+
+def _logistic_head(
+    features: np.ndarray, targets: np.ndarray, weights: np.ndarray, n_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(weight, bias)`` of ``n_classes`` logits from a logistic regression of
+    the class indices ``targets`` on ``features``; a class absent from
+    ``targets`` gets a zero weight and the lowest bias."""
+    present = np.unique(targets)
+    weight = np.zeros((n_classes, features.shape[1]))
+    bias = np.zeros(n_classes)
+    if len(present) == 1:  # nothing to separate: the seen class wins
+        bias[:] = -1.0
+        bias[int(present[0])] = 1.0
+        return weight, bias
+    model = LogisticRegression(C=1.0, max_iter=500).fit(
+        features, targets, sample_weight=weights
+    )
+    coef, intercept = model.coef_, model.intercept_
+    if len(present) == 2:  # one logit: split it into two symmetric ones
+        coef = np.vstack([-coef[0], coef[0]]) / 2
+        intercept = np.array([-intercept[0], intercept[0]]) / 2
+    at = present.astype(int)
+    weight[at], bias[at] = coef, intercept
+    bias[np.setdiff1d(np.arange(n_classes), at)] = intercept.min() - 1.0
+    return weight, bias

@@ -1,15 +1,17 @@
 """BertTextEmbedder: sentence embeddings from a pretrained encoder, as a transformer.
 
-``fit`` only checks the parameters and loads the model; nothing is trained. The
-embeddings are the mean (or the first token's) last hidden state, normalised to
-unit length, as sentence-transformers computes them, so a ``Pipeline`` of the
-embedder and a linear model is a fast baseline next to fine-tuning.
+``fit`` checks the parameters and loads the model; with labels and ``epochs``
+of 1 or more it also fine-tunes the encoder so texts of a label embed close
+together (SetFit's contrastive step). The embeddings are the mean (or the first
+token's) last hidden state, normalised to unit length, as sentence-transformers
+computes them, so a ``Pipeline`` of the embedder and a linear model is a fast
+baseline next to fine-tuning, and with ``epochs`` it is SetFit as a pipeline.
 """
 
 from __future__ import annotations
 
 import os
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,7 +24,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _data, _engine, _hub, _persistence
-from ._base import N_JOBS_CONSTRAINT, validate_parameter, with_default_parameters
+from ._base import (
+    N_JOBS_CONSTRAINT,
+    seed_of,
+    validate_parameter,
+    with_default_parameters,
+)
 from ._device import check_device_string, resolve_device, threads
 
 
@@ -35,7 +42,13 @@ class BertTextEmbedder(
     (the output keeps the input order) and pools each text's last hidden states
     into one vector. With the bundled all-MiniLM-L6-v2 and the defaults, the
     vectors are those of sentence-transformers' ``encode`` for that model.
-    Nothing is fine-tuned: ``fit`` checks the parameters and loads the model.
+    ``fit(X)`` only checks the parameters and loads the model. ``fit(X, y)``
+    with ``epochs`` of 1 or more also fine-tunes the encoder on the labelled
+    texts, as SetFit's first step does: every pair of texts in a batch is
+    pulled towards cosine similarity 1 when they share a label and 0 when they
+    do not (SetFit's ``CosineSimilarityLoss``), with AdamW, a linear warm-up
+    and decay. ``make_pipeline(BertTextEmbedder(epochs=1),
+    LogisticRegression())`` is then SetFit as a scikit-learn pipeline.
 
     Parameters
     ----------
@@ -68,8 +81,28 @@ class BertTextEmbedder(
     n_jobs : int, default=None
         Torch threads for ``transform``, set on entry and restored on exit.
         None leaves torch's setting; -1 uses every usable core.
+    epochs : int, default=0
+        Passes of contrastive fine-tuning over the texts when ``fit`` gets
+        labels ``y``; 0 keeps the pretrained encoder (``y`` is then ignored, as
+        in a ``Pipeline`` of the untrained embedder and a classifier).
+    learning_rate : float, default=2e-5
+        Peak learning rate of AdamW in fine-tuning (SetFit's default).
+    min_steps : int, default=50
+        The fewest optimizer steps of fine-tuning: on a few dozen texts
+        ``epochs`` passes are only a few steps, so more passes are run.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the batch order and dropout of fine-tuning.
     verbose : int, default=0
         1 or more shows a progress bar over the batches.
+
+    Notes
+    -----
+    The number of pairs is bounded by the batches, not by the number of
+    texts: each optimizer step sees the ``batch_size * (batch_size - 1) / 2``
+    pairs of one batch, and ``fit`` takes ``max(epochs * n_batches,
+    min_steps)`` steps, so the pairs grow linearly with the data. (SetFit
+    draws ``num_iterations`` pairs per text per class-balanced round; unbounded
+    pair counts are what made some of its users' runs last hours.)
 
     Attributes
     ----------
@@ -108,6 +141,10 @@ class BertTextEmbedder(
         "device": [str],
         "precision": [StrOptions({"auto", "fp32", "bf16", "fp16"})],
         "n_jobs": N_JOBS_CONSTRAINT,
+        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "learning_rate": [Interval(Real, 0.0, None, closed="neither")],
+        "min_steps": [Interval(Integral, 0, None, closed="left")],
+        "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
 
@@ -122,6 +159,10 @@ class BertTextEmbedder(
         device: str = "auto",
         precision: str = "auto",
         n_jobs: int | None = None,
+        epochs: int = 0,
+        learning_rate: float = 2e-5,
+        min_steps: int = 50,
+        random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
     ) -> None:
         self.model_name_or_path = model_name_or_path
@@ -132,6 +173,10 @@ class BertTextEmbedder(
         self.device = device
         self.precision = precision
         self.n_jobs = n_jobs
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.min_steps = min_steps
+        self.random_state = random_state
         self.verbose = verbose
 
     def __sklearn_tags__(self) -> Any:
@@ -145,15 +190,16 @@ class BertTextEmbedder(
         return hasattr(self, "model_")
 
     def fit(self, X: Any = None, y: Any = None) -> BertTextEmbedder:
-        """Check the parameters (and ``X``, when given) and load the encoder.
+        """Load the encoder; with ``y`` and ``epochs``, fine-tune it on ``X``.
 
         Parameters
         ----------
         X : iterable of str, default=None
-            Not used for anything but a check; accepted so the embedder fits in
-            a ``Pipeline``.
-        y : None
-            Ignored.
+            The texts to fine-tune on; without ``y`` (or with ``epochs=0``)
+            only checked, so the embedder fits in a ``Pipeline``.
+        y : array-like of shape (n_samples,), default=None
+            A label per text, at least two texts of each of at least two
+            labels; used only when ``epochs`` is 1 or more.
 
         Returns
         -------
@@ -161,22 +207,66 @@ class BertTextEmbedder(
         """
         self._validate_params()
         check_device_string(self.device, type(self).__name__)
-        if X is not None:
-            _data.check_texts(X)
+        texts = None if X is None else _data.check_texts(X)
+        codes = None
+        if self.epochs > 0 and y is not None:
+            if texts is None:
+                raise ValueError(
+                    "y is passed to BertTextEmbedder.fit without X; pass the "
+                    "texts that the labels belong to."
+                )
+            codes = pair_labels(y, len(texts))
         device = resolve_device(self.device)
         source, local = _hub.resolve(self.model_name_or_path)
         tokenizer = _hub.load_tokenizer(source, local)
-        model = _hub.load_encoder(source, local).to(device).eval()
+        model = _hub.load_encoder(source, local)
         limit = _hub.model_max_length(tokenizer, model.config)
         wanted = self.max_length or _hub.sentence_max_length(source) or limit
-        self.max_length_ = int(min(wanted, limit))
-        self.model_ = model
+        max_length = int(min(wanted, limit))
+        if codes is not None:
+            with threads(self.n_jobs):
+                self._fine_tune(model, tokenizer, texts, codes, max_length, device)
+        self.max_length_ = max_length
+        self.model_ = model.to(device).eval()
         self.tokenizer_ = tokenizer
         self.device_ = device
         self.precision_ = _engine.resolve_precision(self.precision, device)
         self.embedding_dim_ = int(model.config.hidden_size)
         self._n_features_out = self.embedding_dim_
         return self
+
+    def _fine_tune(
+        self,
+        model: Any,
+        tokenizer: Any,
+        texts: list[str],
+        codes: np.ndarray,
+        max_length: int,
+        device: Any,
+    ) -> None:
+        """Contrastive fine-tuning of ``model`` in place (see the class notes)."""
+        seed = seed_of(self.random_state)
+        encoded = _data.tokenize(tokenizer, texts, max_length, self.verbose)
+        batches = _data.TrainBatches(
+            encoded, codes, self.batch_size, _data.pad_id_of(tokenizer), seed
+        )
+        config = _engine.TrainConfig(
+            epochs=self.epochs,
+            min_steps=self.min_steps,
+            learning_rate=self.learning_rate,
+            weight_decay=0.01,
+            warmup_ratio=0.1,
+            max_grad_norm=1.0,
+            precision=self.precision,
+            verbose=self.verbose,
+            loss=_engine.Loss("cosine_pairs"),
+            seed=seed,
+        )
+        result = _engine.train(
+            _engine.Pooled(model, self.pooling), batches, config, device
+        )
+        self.n_iter_ = result.n_iter
+        self.loss_curve_ = result.loss_curve
 
     def transform(self, X: Any) -> np.ndarray:
         """Embed each text.
@@ -224,3 +314,19 @@ class BertTextEmbedder(
         super().__setstate__(with_default_parameters(type(self), state))
         if model is not None:
             _persistence.attach(self, *model)
+
+
+def pair_labels(y: Any, n_samples: int) -> np.ndarray:
+    """Class codes of ``y`` for contrastive fine-tuning: at least two labels,
+    each with at least two texts (a text needs another of its label to pair
+    with)."""
+    classes, codes = _data.encode_labels(y, n_samples)
+    counts = np.bincount(codes, minlength=len(classes))
+    if counts.min() < 2:
+        alone = classes[counts < 2].tolist()
+        raise ValueError(
+            f"BertTextEmbedder.fit needs at least two texts of each label in y to "
+            f"fine-tune on pairs; label(s) {alone} have one. Add texts of those "
+            "labels or leave them out."
+        )
+    return codes

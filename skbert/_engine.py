@@ -87,6 +87,20 @@ def weighted_binary_cross_entropy(
     return _weighted_mean(losses.mean(dim=1), weights)
 
 
+def cosine_pairs(
+    embeddings: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """SetFit's loss on every pair of a batch: the squared gap between two
+    embeddings' cosine similarity and 1 for the same label, 0 for different
+    labels, each pair weighted by the product of its inputs' weights."""
+    unit = nn.functional.normalize(embeddings, dim=1)
+    similarity = unit @ unit.T
+    same = (targets[:, None] == targets[None, :]).to(similarity.dtype)
+    pairs = torch.triu(torch.ones_like(similarity), diagonal=1)
+    weight = weights[:, None] * weights[None, :] * pairs
+    return ((similarity - same) ** 2 * weight).sum() / weight.sum().clamp_min(1e-12)
+
+
 def _weighted_mean(losses: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return (losses * weights).sum() / weights.sum().clamp_min(1e-12)
 
@@ -96,9 +110,10 @@ class Loss:
     """A task's weighted loss: ``Loss(kind)(outputs, targets, weights)``.
 
     ``kind`` is "cross_entropy" (integer class targets), "mse" (float targets of
-    the outputs' shape) or "binary_cross_entropy" (0/1 float targets of the
+    the outputs' shape), "binary_cross_entropy" (0/1 float targets of the
     outputs' shape, one sigmoid per output), whose ``pos_weight`` holds one
-    positive-class weight per output.
+    positive-class weight per output, or "cosine_pairs" (integer class targets
+    of embeddings, see :func:`cosine_pairs`).
     """
 
     kind: str = "cross_entropy"
@@ -111,6 +126,8 @@ class Loss:
             return weighted_cross_entropy(outputs, targets, weights)
         if self.kind == "mse":
             return weighted_mse(outputs, targets, weights)
+        if self.kind == "cosine_pairs":
+            return cosine_pairs(outputs, targets, weights)
         pos_weight = None
         if self.pos_weight is not None:
             pos_weight = torch.tensor(
@@ -133,6 +150,7 @@ class TrainConfig:
 
     epochs: int
     learning_rate: float
+    min_steps: int = 0
     weight_decay: float = 0.0
     warmup_ratio: float = 0.0
     max_grad_norm: float | None = None
@@ -229,16 +247,15 @@ def lr_factor(kind: str, step: int, total: int, warmup: int) -> float:
 def build_scheduler(
     optimizer: torch.optim.Optimizer,
     config: TrainConfig,
-    steps_per_epoch: int,
+    total: int,
     resume: OptimizerState | None = None,
 ) -> tuple[torch.optim.lr_scheduler.LambdaLR, int]:
-    """The learning-rate schedule and its warm-up length in steps.
+    """The learning-rate schedule over ``total`` steps, and its warm-up length.
 
     An incremental run (``partial_fit``) warms up over the first call's first
     ``warmup_ratio`` of steps, then stays constant: the number of calls to come
     is unknown, so there is no end to decay towards.
     """
-    total = config.epochs * steps_per_epoch
     if resume is not None:
         warmup, offset = resume.warmup, resume.steps
     else:
@@ -310,13 +327,16 @@ class _Trainer:
         self.steps_per_epoch = math.ceil(
             len(batches) / config.gradient_accumulation_steps
         )
+        self.epochs = max(
+            config.epochs, math.ceil(config.min_steps / self.steps_per_epoch)
+        )
         self.optimizer = build_optimizer(
             model, config.learning_rate, config.weight_decay
         )
         if resume is not None and not _load_optimizer(self.optimizer, resume):
             resume = None
         self.scheduler, self.warmup = build_scheduler(
-            self.optimizer, config, self.steps_per_epoch, resume
+            self.optimizer, config, self.epochs * self.steps_per_epoch, resume
         )
         self.steps_before = 0 if resume is None else resume.steps
         self.scaler = torch.amp.GradScaler(
@@ -331,7 +351,7 @@ class _Trainer:
         with _Interrupt() as interrupt:
             self.interrupt = interrupt
             try:
-                for epoch in range(self.config.epochs):
+                for epoch in range(self.epochs):
                     if self._run_epoch(epoch):
                         break
             except (_Stop, KeyboardInterrupt):
@@ -367,7 +387,7 @@ class _Trainer:
         record["seconds"] = time.perf_counter() - started
         self.result.history.append(record)
         if self.loud:
-            _report_epoch(record, self.config.epochs, self.batches.n_samples)
+            _report_epoch(record, self.epochs, self.batches.n_samples)
         if self.parallel:  # a Ctrl-C on any rank stops them all here
             [self.interrupt.requested] = _distributed.any_rank(
                 [self.interrupt.requested], self.device
@@ -382,7 +402,7 @@ class _Trainer:
         accumulate = self.config.gradient_accumulation_steps
         bar = tqdm(
             total=len(self.batches),
-            desc=f"Epoch {epoch + 1}/{self.config.epochs}",
+            desc=f"Epoch {epoch + 1}/{self.epochs}",
             disable=not self.loud,
             leave=False,
             unit="batch",
@@ -672,6 +692,78 @@ def predict_logits(
     )
 
 
+def head_features(
+    model: nn.Module,
+    batches: Sequence[tuple[np.ndarray, dict[str, torch.Tensor]]],
+    n_samples: int,
+    device: torch.device,
+) -> np.ndarray:
+    """What the output layer of ``model`` reads for each row, in eval mode
+    (pooled, after the head's dense layers where it has any), in row order."""
+    layer = output_layer(model)
+    seen: list[torch.Tensor] = []
+    hook = layer.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+
+    def forward(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        seen.clear()
+        model(**inputs)
+        return seen[-1].reshape(len(inputs["input_ids"]), -1)
+
+    try:
+        model.to(device)
+        return _run(
+            forward,
+            model,
+            batches,
+            n_samples,
+            device,
+            precision="fp32",
+            total=None,
+            verbose=0,
+        )
+    finally:
+        hook.remove()
+
+
+def set_output_layer(model: nn.Module, weight: np.ndarray, bias: np.ndarray) -> None:
+    """Give the output layer of ``model`` the weights ``weight`` and ``bias``."""
+    layer = output_layer(model)
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(weight, dtype=layer.weight.dtype))
+        layer.bias.copy_(torch.as_tensor(bias, dtype=layer.bias.dtype))
+
+
+@dataclass
+class _Output:
+    logits: torch.Tensor
+
+
+class Pooled(nn.Module):
+    """A bare encoder whose forward returns its pooled sentence embeddings as
+    ``logits``, so :func:`train` fine-tunes embeddings as it fine-tunes heads."""
+
+    def __init__(self, encoder: nn.Module, pooling: str) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.pooling = pooling
+
+    @property
+    def base_model(self) -> nn.Module:
+        return self.encoder
+
+    def forward(self, **inputs: torch.Tensor) -> _Output:
+        hidden = self.encoder(**inputs).last_hidden_state
+        return _Output(pool(hidden, inputs["attention_mask"], self.pooling))
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """The first token's hidden state ("cls") or the mean over the real tokens."""
+    if pooling == "cls":
+        return hidden[:, 0]
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1e-9)
+
+
 def embed(
     model: nn.Module,
     batches: Sequence[tuple[np.ndarray, dict[str, torch.Tensor]]] | Iterator[Any],
@@ -693,11 +785,7 @@ def embed(
 
     def forward(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         hidden = model(**inputs).last_hidden_state.float()
-        if pooling == "cls":
-            pooled = hidden[:, 0]
-        else:
-            mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1e-9)
+        pooled = pool(hidden, inputs["attention_mask"], pooling)
         return nn.functional.normalize(pooled, dim=1) if normalize else pooled
 
     return _run(
@@ -920,8 +1008,9 @@ def output_layer(model: nn.Module) -> nn.Linear:
     if found is None:
         raise ValueError(
             f"{type(model).__name__} has no Linear output layer with "
-            f"{n_outputs} outputs and a bias, which skbert needs to store the "
-            "target scaling of a regressor in the saved model."
+            f"{n_outputs} outputs and a bias, which skbert needs to start the "
+            "head from a linear model and to store the target scaling of a "
+            "regressor in the saved model."
         )
     return found
 

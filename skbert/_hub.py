@@ -39,6 +39,8 @@ _BUNDLED = {
 _HUB_PROBE_TIMEOUT = 3.0
 _TRUTHY = {"1", "true", "yes", "on"}
 _verified: dict[tuple[str, int, int], str] = {}
+# The config.json key that records the pooling a fitted head reads.
+POOLING_KEY = "skbert_pooling"
 # Models whose position embeddings reserve slots before the first real position.
 _POSITION_OFFSET = {"roberta": 2, "xlm-roberta": 2, "camembert": 2, "longformer": 2}
 
@@ -200,13 +202,15 @@ def load_model(
     *,
     problem_type: str = "single_label_classification",
     seed: int | None = None,
+    pooling: str = "cls",
 ) -> Any:
     """Load ``source`` with a fresh head of ``len(labels)`` outputs.
 
     ``problem_type`` is transformers' ("single_label_classification",
     "regression", ...); it goes to ``config.json``, so pipelines treat the saved
     model right. An int ``seed`` makes the head's initialisation reproducible
-    without touching the caller's random state.
+    without touching the caller's random state. ``pooling`` ("cls" or "mean",
+    see :func:`use_pooling`) is what the head reads.
     """
     import torch
     from transformers import AutoModelForSequenceClassification
@@ -214,7 +218,7 @@ def load_model(
     from ._device import seeded
 
     with quiet_transformers(), seeded(seed, torch.device("cpu")):
-        return AutoModelForSequenceClassification.from_pretrained(
+        model = AutoModelForSequenceClassification.from_pretrained(
             source,
             local_files_only=local,
             num_labels=len(labels),
@@ -223,6 +227,8 @@ def load_model(
             problem_type=problem_type,
             ignore_mismatched_sizes=True,
         )
+    use_pooling(model, pooling)
+    return model
 
 
 def load_encoder(source: str, local: bool) -> Any:
@@ -284,8 +290,77 @@ def load_saved(directory: str, encoder: bool = False) -> tuple[Any, Any]:
         tokenizer = AutoTokenizer.from_pretrained(
             directory, local_files_only=True, trust_remote_code=False
         )
+    if not encoder:
+        use_pooling(model, getattr(model.config, POOLING_KEY, "cls"))
     model.eval()
     return model, tokenizer
+
+
+def checkpoint_pooling(source: str) -> str:
+    """The pooling that ``source`` was trained for: "mean" for a
+    sentence-transformers checkpoint whose ``Pooling`` module averages the tokens
+    (the bundled all-MiniLM-L6-v2 does), "cls" for every other model."""
+    path = os.path.join(source, "modules.json")
+    if not os.path.isfile(path):
+        return "cls"
+    with open(path, encoding="utf-8") as handle:
+        modules = json.load(handle)
+    for module in modules:
+        if str(module.get("type", "")).endswith("Pooling"):
+            config = os.path.join(source, module.get("path", ""), "config.json")
+            if os.path.isfile(config):
+                with open(config, encoding="utf-8") as handle:
+                    if json.load(handle).get("pooling_mode_mean_tokens"):
+                        return "mean"
+    return "cls"
+
+
+def use_pooling(model: Any, pooling: str) -> None:
+    """Make the head of ``model`` read ``pooling`` of the last hidden states.
+
+    "cls" leaves the model as transformers built it (the head reads the first
+    token, through the pooler where the model has one). "mean" rewrites the body's
+    output, with a forward hook, so the head reads the average of the real
+    tokens' hidden states (the attention mask), as sentence-transformers pools
+    them: in place of the pooler's output where the body has a pooler (BERT),
+    else in place of the first token's state (RoBERTa, DistilBERT heads read it).
+    The choice is stored in ``config.json`` (``skbert_pooling``) so every copy
+    of the model that skbert loads pools the same way; a plain transformers
+    ``pipeline`` ignores it and reads the first token.
+    """
+    setattr(model.config, POOLING_KEY, pooling)
+    body = model.base_model
+    # Found by the function, not by a kept handle: a deep copy of the model
+    # (the int8 copy) copies the hook, and a copied handle would remove the
+    # original's.
+    for key, hook in list(body._forward_hooks.items()):
+        if hook is _mean_pooled:
+            del body._forward_hooks[key]
+            body._forward_hooks_with_kwargs.pop(key, None)
+    if pooling == "mean":
+        body.register_forward_hook(_mean_pooled, with_kwargs=True)
+
+
+def _mean_pooled(
+    module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+) -> Any:
+    import torch
+
+    from ._engine import pool
+
+    hidden = output[0]
+    mask = kwargs.get("attention_mask")
+    if mask is None:
+        mask = args[1] if len(args) > 1 and args[1] is not None else None
+    if mask is None:
+        mask = torch.ones(hidden.shape[:2], device=hidden.device)
+    mean = pool(hidden, mask, "mean")
+    if getattr(output, "pooler_output", None) is not None:
+        output["pooler_output"] = mean
+        return output
+    first = torch.cat([mean.unsqueeze(1), hidden[:, 1:]], dim=1)
+    output["last_hidden_state"] = first
+    return output
 
 
 def model_max_length(tokenizer: Any, config: Any) -> int:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import RegressorMixin
+from sklearn.linear_model import Ridge
 
 from . import _data, _outputs
 from ._base import BertEstimator, Spec, shared_docs
@@ -116,6 +117,13 @@ class BertTextRegressor(RegressorMixin, BertEstimator):
             "target_mean_": mean,
             "target_scale_": np.where(scale > 0, scale, 1.0),
         }
+
+    def _linear_head(
+        self, spec: Spec, features: np.ndarray, targets: np.ndarray, weights: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        ridge = Ridge(alpha=1.0).fit(features, targets, sample_weight=weights)
+        weight = np.asarray(ridge.coef_).reshape(targets.shape[1], -1)
+        return weight, np.asarray(ridge.intercept_).reshape(-1)
 
     def _warm_start_targets(self, y: Any, n_samples: int) -> tuple[Spec, np.ndarray]:
         return self._targets(y, n_samples, self._spec())

@@ -29,7 +29,7 @@ LABELS = ["pos", "neg", "pos", "neg", "pos"]
 
 
 def small(model: str, **params: object) -> BertTextClassifier:
-    settings_: dict = {"epochs": 1, "batch_size": 4, "random_state": 0}
+    settings_: dict = {"epochs": 1, "batch_size": 4, "random_state": 0, "min_steps": 0}
     settings_.update(params)
     return BertTextClassifier(model, **settings_)
 

@@ -59,6 +59,7 @@ def small(model: str, cls: type = BertTextClassifier, **params: object):
         "batch_size": 8,
         "random_state": 0,
         "max_length": MAX_LENGTH,
+        "min_steps": 0,
     }
     settings_.update(params)
     return cls(model, **settings_)

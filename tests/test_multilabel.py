@@ -47,7 +47,7 @@ PROBE_Y = np.array([[1, 1, 0], [0, 1, 1], [0, 0, 0], [1, 0, 1]])
 
 
 def small(model: str, **params: object) -> BertTextClassifier:
-    settings_: dict = {"epochs": 1, "batch_size": 8, "random_state": 0}
+    settings_: dict = {"epochs": 1, "batch_size": 8, "random_state": 0, "min_steps": 0}
     settings_.update(params)
     return BertTextClassifier(model, **settings_)
 

@@ -51,6 +51,7 @@ def small(model: str, cls: type = BertTextClassifier, **params: object):
         "batch_size": 8,
         "learning_rate": 1e-2,
         "random_state": 0,
+        "min_steps": 0,
     }
     settings.update(params)
     return cls(model, **settings)

@@ -48,7 +48,7 @@ PROBE = ["good plot", "bad music", "the film was fine", "awful story"]
 
 
 def small(model: str, **params: object) -> BertTextRegressor:
-    settings: dict = {"epochs": 1, "batch_size": 8, "random_state": 0}
+    settings: dict = {"epochs": 1, "batch_size": 8, "random_state": 0, "min_steps": 0}
     settings.update(params)
     return BertTextRegressor(model, **settings)
 

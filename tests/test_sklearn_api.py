@@ -54,7 +54,7 @@ def make_texts(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
 
 
 def small(model: str, **params: object) -> BertTextClassifier:
-    settings: dict = {"epochs": 1, "batch_size": 8, "random_state": 0}
+    settings: dict = {"epochs": 1, "batch_size": 8, "random_state": 0, "min_steps": 0}
     settings.update(params)
     return BertTextClassifier(model, **settings)
 

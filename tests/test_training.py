@@ -26,7 +26,13 @@ LABELS = (["pos"] * 5 + ["neg"] * 5) * 10
 
 
 def small(model: str, **params) -> BertTextClassifier:
-    settings = {"epochs": 2, "batch_size": 8, "learning_rate": 1e-2, "random_state": 0}
+    settings = {
+        "epochs": 2,
+        "batch_size": 8,
+        "learning_rate": 1e-2,
+        "random_state": 0,
+        "min_steps": 0,
+    }
     settings.update(params)
     return BertTextClassifier(model, **settings)
 

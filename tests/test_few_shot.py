@@ -1,0 +1,277 @@
+"""Learning from a few texts: the step floor, the linear-probe head, pooling that
+matches the checkpoint, and the embedder's contrastive fit (issue 21)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import round_trip
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from skbert import BertTextClassifier, BertTextEmbedder, BertTextRegressor, _hub
+
+TEXTS = ["good film", "great plot", "bad film", "awful plot", "fine acting"] * 2
+LABELS = ["pos", "pos", "neg", "neg", "pos"] * 2
+
+
+def small(model: str, **params: object) -> BertTextClassifier:
+    settings: dict = {"epochs": 1, "batch_size": 4, "random_state": 0}
+    settings.update(params)
+    return BertTextClassifier(model, **settings)
+
+
+@pytest.fixture(scope="module")
+def mean_pooled_model(tiny_model: str, tmp_path_factory) -> str:
+    """The tiny model as a sentence-transformers checkpoint that mean-pools."""
+    folder = tmp_path_factory.mktemp("st") / "tiny-st"
+    shutil.copytree(tiny_model, folder)
+    modules = [
+        {
+            "idx": 0,
+            "name": "0",
+            "path": "",
+            "type": "sentence_transformers.models.Transformer",
+        },
+        {
+            "idx": 1,
+            "name": "1",
+            "path": "1_Pooling",
+            "type": "sentence_transformers.models.Pooling",
+        },
+    ]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": 32, "pooling_mode_mean_tokens": True})
+    )
+    return str(folder)
+
+
+# ---------------------------------------------------------------- step floor
+
+
+def test_small_data_trains_at_least_min_steps(tiny_model):
+    # 10 texts in batches of 4: 3 steps an epoch, so 20 steps need 7 epochs.
+    clf = small(tiny_model, min_steps=20).fit(TEXTS, LABELS)
+    assert clf.n_iter_ == 7
+    assert len(clf.loss_curve_) == len(clf.history_) == 7
+
+
+def test_min_steps_zero_trains_exactly_epochs(tiny_model):
+    clf = small(tiny_model, epochs=2, min_steps=0).fit(TEXTS, LABELS)
+    assert clf.n_iter_ == 2
+
+
+def test_min_steps_does_not_shorten_or_stretch_larger_data(tiny_model):
+    clf = small(tiny_model, epochs=2, min_steps=3).fit(TEXTS, LABELS)
+    assert clf.n_iter_ == 2  # 6 steps already
+
+
+def test_partial_fit_stays_one_epoch_whatever_min_steps(tiny_model):
+    clf = small(tiny_model, min_steps=50)
+    clf.partial_fit(TEXTS, LABELS, classes=["neg", "pos"])
+    assert clf.n_iter_ == 1
+
+
+def test_the_learning_rate_decays_over_the_stretched_run(tiny_model):
+    clf = small(tiny_model, min_steps=20, warmup_ratio=0.0).fit(TEXTS, LABELS)
+    rates = [record["learning_rate"] for record in clf.history_]
+    assert rates == sorted(rates, reverse=True)
+    assert rates[-1] < 0.2 * rates[0]  # linear decay over all 21 steps
+
+
+# ------------------------------------------------------------- linear head
+
+
+def _features(model: str, texts: list[str]) -> np.ndarray:
+    embedder = BertTextEmbedder(model, pooling="mean", normalize=False, max_length=128)
+    return embedder.fit().transform(texts).astype(np.float64)
+
+
+def test_linear_head_starts_where_logistic_regression_ends(tiny_model):
+    # With a negligible learning rate the fitted model is its starting point.
+    clf = small(tiny_model, pooling="mean", learning_rate=1e-12, min_steps=0).fit(
+        TEXTS, LABELS
+    )
+    probe = LogisticRegression(C=1.0, max_iter=500).fit(
+        _features(tiny_model, TEXTS), LABELS
+    )
+    features = _features(tiny_model, TEXTS)
+    np.testing.assert_allclose(
+        clf.predict_proba(TEXTS), probe.predict_proba(features), atol=1e-4
+    )
+
+
+def test_random_head_init_differs_from_the_linear_one(tiny_model):
+    linear = small(tiny_model, learning_rate=1e-12, min_steps=0).fit(TEXTS, LABELS)
+    random = small(
+        tiny_model, learning_rate=1e-12, min_steps=0, head_init="random"
+    ).fit(TEXTS, LABELS)
+    assert not np.allclose(linear.predict_proba(TEXTS), random.predict_proba(TEXTS))
+
+
+def test_linear_head_of_a_regressor_is_a_ridge_fit(tiny_model):
+    from sklearn.linear_model import Ridge
+
+    y = np.linspace(0.0, 5.0, len(TEXTS))
+    reg = BertTextRegressor(
+        tiny_model,
+        pooling="mean",
+        learning_rate=1e-12,
+        min_steps=0,
+        epochs=1,
+        random_state=0,
+    ).fit(TEXTS, y)
+    standardised = (y - y.mean()) / y.std()
+    ridge = Ridge(alpha=1.0).fit(_features(tiny_model, TEXTS), standardised)
+    expected = ridge.predict(_features(tiny_model, TEXTS)) * y.std() + y.mean()
+    np.testing.assert_allclose(reg.predict(TEXTS), expected, atol=1e-3)
+
+
+def test_linear_head_for_multilabel_and_a_label_without_positives(tiny_model):
+    Y = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 0], [1, 0, 0]] * 2)
+    clf = small(tiny_model, learning_rate=1e-12, min_steps=0).fit(TEXTS, Y)
+    proba = clf.predict_proba(TEXTS)
+    assert proba.shape == (10, 3)
+    assert np.all(proba[:, 2] < 0.5)  # never seen positive: starts unlikely
+    # Label 0 is learnable from the features: the probe ranks its positives up.
+    assert proba[Y[:, 0] == 1, 0].mean() > proba[Y[:, 0] == 0, 0].mean()
+
+
+# ------------------------------------------------------------------ pooling
+
+
+def test_auto_pooling_reads_the_checkpoint(tiny_model, mean_pooled_model):
+    assert _hub.checkpoint_pooling(tiny_model) == "cls"
+    assert _hub.checkpoint_pooling(mean_pooled_model) == "mean"
+    clf = small(mean_pooled_model, min_steps=0).fit(TEXTS, LABELS)
+    assert clf.model_.config.skbert_pooling == "mean"
+    clf = small(tiny_model, min_steps=0).fit(TEXTS, LABELS)
+    assert clf.model_.config.skbert_pooling == "cls"
+
+
+def test_mean_pooling_changes_what_the_head_reads(tiny_model):
+    cls = small(tiny_model, pooling="cls", min_steps=0).fit(TEXTS, LABELS)
+    mean = small(tiny_model, pooling="mean", min_steps=0).fit(TEXTS, LABELS)
+    assert not np.allclose(cls.predict_proba(TEXTS), mean.predict_proba(TEXTS))
+
+
+def test_mean_pooling_ignores_padding(tiny_model):
+    clf = small(tiny_model, pooling="mean", min_steps=0).fit(TEXTS, LABELS)
+    alone = clf.predict_proba(["good film"])
+    padded = clf.predict_proba(["good film", "a much longer text about the film plot"])
+    np.testing.assert_allclose(alone[0], padded[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("how", ["save", "pickle", "joblib"])
+def test_mean_pooling_survives_persistence(tiny_model, tmp_path, how):
+    clf = small(tiny_model, pooling="mean", min_steps=0).fit(TEXTS, LABELS)
+    back = round_trip(clf, how, tmp_path)
+    assert back.model_.config.skbert_pooling == "mean"
+    np.testing.assert_allclose(
+        back.predict_proba(TEXTS), clf.predict_proba(TEXTS), atol=1e-6
+    )
+
+
+def test_mean_pooling_in_int8_and_onnx(tiny_model, tmp_path):
+    import skbert.onnx
+
+    clf = small(tiny_model, pooling="mean", min_steps=0).fit(TEXTS, LABELS)
+    fp32 = clf.predict_proba(TEXTS)
+    int8 = clf.set_params(quantize="int8").predict_proba(TEXTS)
+    clf.set_params(quantize=None)
+    np.testing.assert_allclose(int8, fp32, atol=0.05)
+    clf.export_onnx(tmp_path / "onnx")
+    np.testing.assert_allclose(
+        skbert.onnx.load(tmp_path / "onnx").predict_proba(TEXTS), fp32, atol=1e-5
+    )
+
+
+def test_pooling_is_validated(tiny_model):
+    with pytest.raises(ValueError, match="'pooling' parameter of BertTextClassifier"):
+        small(tiny_model, pooling="max").fit(TEXTS, LABELS)
+
+
+# ---------------------------------------------------- supervised embedder
+
+
+def test_embedder_fit_with_labels_changes_the_embeddings(tiny_model):
+    before = BertTextEmbedder(tiny_model).fit(TEXTS, LABELS).transform(TEXTS)
+    tuned = BertTextEmbedder(
+        tiny_model, epochs=1, min_steps=10, learning_rate=1e-3, random_state=0
+    ).fit(TEXTS, LABELS)
+    after = tuned.transform(TEXTS)
+    assert not np.allclose(before, after, atol=1e-4)
+    assert tuned.n_iter_ == 10  # 10 texts in one batch of 64: 10 passes
+    # Same-label texts end closer than different-label ones.
+    labels = np.array(LABELS)
+    similarity = after @ after.T
+    same = labels[:, None] == labels[None, :]
+    off_diagonal = ~np.eye(len(labels), dtype=bool)
+    assert similarity[same & off_diagonal].mean() > similarity[~same].mean()
+
+
+def test_embedder_fit_without_labels_or_epochs_stays_pretrained(tiny_model):
+    plain = BertTextEmbedder(tiny_model).fit(TEXTS).transform(TEXTS)
+    with_y = BertTextEmbedder(tiny_model).fit(TEXTS, LABELS).transform(TEXTS)
+    no_y = BertTextEmbedder(tiny_model, epochs=1).fit(TEXTS).transform(TEXTS)
+    np.testing.assert_array_equal(plain, with_y)
+    np.testing.assert_array_equal(plain, no_y)
+
+
+def test_embedder_fit_is_seeded(tiny_model):
+    def tuned(seed: int) -> np.ndarray:
+        embedder = BertTextEmbedder(
+            tiny_model, epochs=1, min_steps=5, learning_rate=1e-3, random_state=seed
+        )
+        return embedder.fit(TEXTS, LABELS).transform(TEXTS)
+
+    np.testing.assert_array_equal(tuned(0), tuned(0))
+
+
+def test_supervised_embedder_in_a_grid_search_and_round_trips(tiny_model, tmp_path):
+    pipe = make_pipeline(
+        BertTextEmbedder(tiny_model, epochs=1, min_steps=2, random_state=0),
+        LogisticRegression(),
+    )
+    grid = GridSearchCV(
+        pipe,
+        {"berttextembedder__learning_rate": [np.float64(1e-4), 1e-3]},
+        cv=2,
+    ).fit(TEXTS, LABELS)
+    assert set(grid.cv_results_["param_berttextembedder__learning_rate"]) == {
+        1e-4,
+        1e-3,
+    }
+    best = grid.best_estimator_
+    for how in ("pickle", "joblib"):
+        back = round_trip(best, how, tmp_path)
+        np.testing.assert_allclose(
+            back.predict_proba(TEXTS), best.predict_proba(TEXTS), atol=1e-6
+        )
+
+
+@pytest.mark.parametrize(
+    ("texts", "labels", "message"),
+    [
+        (["a", "b", "c"], ["x", "x", "y"], r"label\(s\) \['y'\] have one"),
+        (["a", "b", "c"], ["x", "x", "x"], "single class"),
+        (["a"], ["x"], "single class"),
+        (["a", "b"], ["x"], "X has 2 texts but y has 1"),
+    ],
+)
+def test_embedder_fit_rejects_labels_it_cannot_pair(tiny_model, texts, labels, message):
+    with pytest.raises(ValueError, match=message):
+        BertTextEmbedder(tiny_model, epochs=1).fit(texts, labels)
+
+
+def test_embedder_fit_says_nothing(tiny_model, capsys):
+    BertTextEmbedder(tiny_model, epochs=1, min_steps=2).fit(TEXTS, LABELS)
+    captured = capsys.readouterr()
+    assert captured.out == captured.err == ""
