@@ -13,7 +13,6 @@ import os
 import pickle
 import subprocess
 import sys
-import threading
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,6 +24,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 
+from conftest import at_once
 from skbert import BertTextClassifier, _data, _vocab
 from skbert.exceptions import VocabularyCoverageWarning
 
@@ -245,26 +245,6 @@ def test_fit_on_chinese_text_with_an_english_model_warns(tiny_model: str) -> Non
 # --- volume and concurrency ----------------------------------------------------------
 
 
-def _at_once(model: BertTextClassifier, inputs: list[list[str]]) -> list[list]:
-    """``predict_proba`` twice on each input, one thread per input, all at once."""
-    barrier = threading.Barrier(len(inputs))
-    results: list[list] = [[] for _ in inputs]
-
-    def serve(k: int) -> None:
-        try:
-            barrier.wait()
-            results[k] = [model.predict_proba(inputs[k]) for _ in range(2)]
-        except BaseException as error:  # returned, not lost in the thread
-            results[k] = [error]
-
-    threads = [threading.Thread(target=serve, args=(k,)) for k in range(len(inputs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 def test_four_threads_get_what_sequential_calls_get(
     fitted: BertTextClassifier,
 ) -> None:
@@ -277,7 +257,7 @@ def test_four_threads_get_what_sequential_calls_get(
     expected = [fitted.predict_proba(x) for x in inputs]
     for _ in range(3):
         served = pickle.loads(pickle.dumps(fitted))
-        for k, answers in enumerate(_at_once(served, inputs)):
+        for k, answers in enumerate(at_once(served.predict_proba, inputs)):
             for got in answers:
                 assert not isinstance(got, BaseException), repr(got)
                 np.testing.assert_array_equal(got, expected[k])
