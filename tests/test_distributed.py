@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -289,9 +290,10 @@ def test_a_killed_rank_ends_the_job_and_spares_the_previous_save(
     run, killed_at = _fault_run(tmp_path, tiny_model, target, "SIGKILL")
     assert run.returncode != 0
     assert "exitcode  : -9" in run.stderr  # torchrun names rank 1's SIGKILL
-    # The survivor's next all-reduce fails at once: gloo sees the socket close.
+    # The survivor's next all-reduce fails at once: gloo sees the socket close
+    # ("closed by peer" when writing, "reset by peer" when reading).
     survivor = _report(tmp_path, 0)
-    assert "Connection closed by peer" in survivor["error"]
+    assert re.search(r"Connection (closed|reset) by peer", survivor["error"])
     assert survivor["at"] - killed_at < 30, survivor["at"] - killed_at
     np.testing.assert_array_equal(skbert.load(target).predict_proba(PROBE), expected)
 
