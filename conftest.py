@@ -11,8 +11,9 @@ import os
 import string
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -171,6 +172,32 @@ def sigint_default() -> Iterator[None]:
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
+
+
+def at_once(predict: Callable[[Any], Any], inputs: list[Any]) -> list[list[Any]]:
+    """``predict`` twice on each input, one thread per input, all at once.
+
+    A barrier makes the threads start together, as requests do in a web service;
+    an exception in a thread is returned in its place rather than lost.
+    """
+    import threading
+
+    barrier = threading.Barrier(len(inputs))
+    results: list[list[Any]] = [[] for _ in inputs]
+
+    def serve(k: int) -> None:
+        try:
+            barrier.wait()
+            results[k] = [predict(inputs[k]) for _ in range(2)]
+        except BaseException as error:
+            results[k] = [error]
+
+    threads = [threading.Thread(target=serve, args=(k,)) for k in range(len(inputs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 def round_trip(estimator: object, how: str, tmp_path: Path) -> object:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import torch
@@ -69,14 +70,38 @@ def ensure_group(device: torch.device) -> bool:
     if not dist.is_available():
         return False
     if launched() and not dist.is_initialized():
+        timeout = collective_timeout()
         if device.type == "cuda":
             torch.cuda.set_device(device)
-            dist.init_process_group("nccl", device_id=device)
+            dist.init_process_group("nccl", device_id=device, timeout=timeout)
         else:
-            dist.init_process_group("gloo")
+            dist.init_process_group("gloo", timeout=timeout)
         # Ours to end: a group left to the interpreter's exit can abort it.
         atexit.register(_destroy)
     return active()
+
+
+#: Seconds a rank waits in a collective call (an all-reduce of gradients, a
+#: broadcast of rank 0's validation score) for the other ranks before it raises,
+#: unless ``SKBERT_COLLECTIVE_TIMEOUT`` says otherwise. torch's own default; it must
+#: outlast the longest thing one rank does while the others wait: rank 0's
+#: validation pass, or loading the model on the slowest machine.
+DEFAULT_COLLECTIVE_TIMEOUT = 1800
+
+
+def collective_timeout() -> timedelta:
+    """``SKBERT_COLLECTIVE_TIMEOUT`` seconds, else 30 minutes."""
+    value = os.environ.get("SKBERT_COLLECTIVE_TIMEOUT", str(DEFAULT_COLLECTIVE_TIMEOUT))
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ValueError(
+            f"SKBERT_COLLECTIVE_TIMEOUT must be a number of seconds above 0, got "
+            f"{value!r}."
+        )
+    return timedelta(seconds=seconds)
 
 
 def _destroy() -> None:

@@ -17,6 +17,7 @@ import importlib.util
 import json
 import os
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +62,7 @@ def resolve(model_name_or_path: str) -> tuple[str, bool]:
         raise ModelNotFoundError(
             f"Model directory {expanded!r} does not exist. Pass the path of a "
             "directory that holds config.json, the weights and the tokenizer files."
+            + _remote_hint()
         )
     bundled = _bundled_dir(name)
     if bundled is not None:
@@ -80,6 +82,31 @@ def resolve(model_name_or_path: str) -> tuple[str, bool]:
         + "\nDownload it on a machine with network access (for example with "
         "`transformers.AutoModel.from_pretrained(name).save_pretrained(dir)` and the "
         "same for AutoTokenizer) and pass model_name_or_path=<that directory>."
+        + _remote_hint()
+    )
+
+
+def _remote_hint() -> str:
+    """Where this process is one of many (a Dask worker, a torchrun rank): how
+    such a process finds a model, as docs/scaling.md explains; else ""."""
+    where = None
+    distributed = sys.modules.get("distributed")  # imported on any Dask worker
+    if distributed is not None:
+        try:
+            where = f"Dask worker {distributed.get_worker().address}"
+        except ValueError:  # not in a worker
+            pass
+    if where is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        where = f"torchrun rank {os.environ.get('RANK', '?')} on {socket.gethostname()}"
+    if where is None:
+        return ""
+    return (
+        f"\nThis ran on {where}, which looks the model up itself. A worker finds "
+        "a model (1) bundled with an installed package, as the default model is, "
+        "(2) at a path that every worker can read, the same on each machine, or "
+        "(3) in its own Hugging Face cache (HF_HOME); a path only the client can "
+        "see fails on the workers. See 'How the workers find the model' in "
+        "docs/scaling.md."
     )
 
 

@@ -440,23 +440,31 @@ def load_directory(path: str | os.PathLike) -> tuple[dict[str, Any], Any, Any]:
             f"{directory} holds an ONNX export (export_onnx); load it with "
             "skbert.onnx.load, which serves it with onnxruntime."
         )
+    require_fields(directory, meta, SAVED_FIELDS)
     verify_files(directory, meta["files"])
     model, tokenizer = _hub.load_saved(str(directory))
     return meta, model, tokenizer
 
 
-def read_meta(directory: Path) -> dict[str, Any]:
+def read_meta(directory: Path, loader: str = "skbert.load") -> dict[str, Any]:
+    """The parsed ``skbert.json`` of ``directory``, in a format this skbert reads.
+
+    ``loader`` names the function in the messages: ``skbert.load`` expects a
+    directory written by ``save()``, ``skbert.onnx.load`` one by ``export_onnx()``.
+    """
+    writer = "export_onnx()" if loader == "skbert.onnx.load" else "save()"
     if not directory.is_dir():
         raise CorruptModelError(
-            f"{directory} is not a directory; skbert.load expects a directory "
-            "written by an skbert estimator's save()."
+            f"{directory} is not a directory; {loader} expects a directory "
+            f"written by an skbert estimator's {writer}."
         )
     meta_path = directory / META_FILE
     if not meta_path.is_file():
         raise CorruptModelError(
             f"{directory} has no {META_FILE}, so it was not written by "
-            "an skbert estimator's save() (a plain Hugging Face model directory can "
-            "be fine-tuned with BertTextClassifier(model_name_or_path=...) instead)."
+            f"an skbert estimator's {writer} (a plain Hugging Face model directory "
+            "can be fine-tuned with BertTextClassifier(model_name_or_path=...) "
+            "instead)."
         )
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -472,6 +480,46 @@ def read_meta(directory: Path) -> dict[str, Any]:
         )
     _warn_on_version_change(meta_path, meta.get("skbert_version"))
     return meta
+
+
+# The fields of skbert.json that loading reads, besides format_version.
+SAVED_FIELDS = ("files", "params", "attributes", "device")
+ONNX_FIELDS = (
+    "files",
+    "estimator",
+    "quantize",
+    "input_names",
+    "pad_token_id",
+    "max_length",
+    "batch_size",
+    "reading",
+    "threshold",
+    "spec",
+)
+
+
+def require_fields(
+    directory: Path, meta: dict[str, Any], fields: tuple[str, ...]
+) -> None:
+    """Raise :class:`CorruptModelError` naming the file unless ``meta`` has
+    every one of ``fields`` and its file list maps names to digests."""
+    meta_path = directory / META_FILE
+    missing = [name for name in fields if name not in meta]
+    if missing:
+        raise CorruptModelError(
+            f"{meta_path} lacks the field{'s' * (len(missing) > 1)} "
+            f"{', '.join(map(repr, missing))}; it was edited or damaged. Save or "
+            "export the model again."
+        )
+    files = meta["files"]
+    if not isinstance(files, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in files.items()
+    ):
+        raise CorruptModelError(
+            f"{meta_path}: 'files' must map each file name to its sha256, got "
+            f"{files!r:.80}; it was edited or damaged. Save or export the model "
+            "again."
+        )
 
 
 def _warn_on_version_change(meta_path: Path, saved: str | None) -> None:

@@ -133,15 +133,14 @@ class OnnxPredictor:
         providers: list[str] | None = None,
         session_options: Any = None,
     ) -> None:
-        import onnxruntime
-
         directory = Path(path).expanduser()
-        meta = _persistence.read_meta(directory)
+        meta = _persistence.read_meta(directory, "skbert.onnx.load")
         if meta.get("kind") != "onnx":
             raise CorruptModelError(
                 f"{directory} was written by save(), not export_onnx(); load it "
                 "with skbert.load, or export it with export_onnx."
             )
+        _persistence.require_fields(directory, meta, _persistence.ONNX_FIELDS)
         _persistence.verify_files(directory, meta["files"])
         self.estimator = meta["estimator"]
         self.quantize = meta["quantize"]
@@ -156,11 +155,8 @@ class OnnxPredictor:
             self._input_names,
         )
         self._reading = _data.Reading(**meta["reading"])
-        self._session = onnxruntime.InferenceSession(
-            str(directory / _persistence.ONNX_FILE),
-            session_options,
-            providers=providers or ["CPUExecutionProvider"],
-            disabled_optimizers=DISABLED_OPTIMIZERS,
+        self._session = _session(
+            directory / _persistence.ONNX_FILE, providers, session_options
         )
 
     def __repr__(self) -> str:
@@ -225,6 +221,33 @@ class OnnxPredictor:
             )
 
 
+def _session(graph: Path, providers: list[str] | None, options: Any) -> Any:
+    """An onnxruntime session of ``graph``; a graph it cannot read is named.
+
+    The file's sha256 matched, so a graph that fails to load was written that
+    way: by a newer exporter (an IR version or opset this onnxruntime lacks)
+    or damaged before its digest was recorded.
+    """
+    import onnxruntime
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    unreadable = (state.Fail, state.InvalidGraph, state.InvalidProtobuf)
+    try:
+        return onnxruntime.InferenceSession(
+            str(graph),
+            options,
+            providers=providers or ["CPUExecutionProvider"],
+            disabled_optimizers=DISABLED_OPTIMIZERS,
+        )
+    except (*unreadable, state.NotImplemented) as exc:
+        reason = str(exc).split("failed:", 1)[-1].strip()  # after its own path
+        raise CorruptModelError(
+            f"{graph} cannot be loaded by onnxruntime {onnxruntime.__version__}: "
+            f"{reason.rstrip('.')}. It is damaged, or was exported for a newer "
+            "onnxruntime: upgrade onnxruntime, or export the model again."
+        ) from exc
+
+
 class _RustTokenizer:
     """The part of a transformers fast tokenizer that ``_data.tokenize`` calls,
     on the Rust ``tokenizers.Tokenizer`` that it wraps."""
@@ -232,7 +255,14 @@ class _RustTokenizer:
     def __init__(self, path: Path, pad_token_id: int, input_names: list[str]) -> None:
         from tokenizers import Tokenizer
 
-        self._tokenizer = Tokenizer.from_file(str(path))
+        try:
+            self._tokenizer = Tokenizer.from_file(str(path))
+        except Exception as exc:  # tokenizers raises a bare Exception
+            reason = str(exc).rstrip(".")
+            raise CorruptModelError(
+                f"{path} cannot be read by tokenizers: {reason}. It is damaged, or "
+                "was written by a newer tokenizers: export the model again."
+            ) from exc
         self._tokenizer.no_padding()
         self._tokenizer.encode_special_tokens = True  # "[SEP]" in a text is text
         self.pad_token_id = pad_token_id

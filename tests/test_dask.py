@@ -11,7 +11,11 @@ run on a worker (nothing there if the search ran in this process).
 from __future__ import annotations
 
 import logging
+import os
 import re
+import signal
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -33,6 +37,7 @@ from sklearn.model_selection import (  # noqa: E402
 )
 
 from skbert import BertTextClassifier  # noqa: E402
+from skbert.exceptions import ModelNotFoundError  # noqa: E402
 
 POSITIVE = ["good", "great", "nice", "love", "best", "fun"]
 NEGATIVE = ["bad", "awful", "poor", "hate", "worst", "dull"]
@@ -155,3 +160,117 @@ def test_halving_gives_more_epochs_to_fewer_candidates(
     assert search.n_resources_ == [1, 2, 4]
     assert sorted(set(search.cv_results_["n_resources"])) == [1, 2, 4]
     assert search.best_estimator_.n_iter_ == 4
+
+
+# --- faults: a worker killed mid-search, a worker without the model ------------------
+
+
+def _executing_fits(dask_worker: Any) -> list[str]:
+    """Run on a worker by ``client.run``: the fold fits it is computing now."""
+    return [
+        str(key)
+        for key, task in dask_worker.state.tasks.items()
+        if task.state == "executing" and FIT_BATCH.match(str(key))
+    ]
+
+
+def _kill_a_worker_during_a_fit(client: Any) -> tuple[int, str]:
+    """SIGKILL a worker process 0.1 s into a fold's fit: its pid and the task."""
+    pids = client.run(os.getpid)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for address, fits in client.run(_executing_fits).items():
+            if fits:
+                time.sleep(0.1)  # into the fit
+                os.kill(pids[address], signal.SIGKILL)
+                return pids[address], fits[0]
+        time.sleep(0.02)
+    raise AssertionError("no fold's fit started on a worker in time")
+
+
+def _search_losing_a_worker(
+    client: Any, search: Any, X: list[str], y: list[str], **config: Any
+) -> tuple[Any, str]:
+    """Fit ``search`` on Dask while a worker is killed mid-fit: the search's
+    outcome ("done" or its error) and the lost task. Fails if it hangs."""
+    outcome: list[Any] = []
+
+    def fit() -> None:
+        try:
+            with joblib.parallel_config(backend="dask", **config):
+                search.fit(X, y)
+            outcome.append("done")
+        except BaseException as error:  # returned to the test, not lost
+            outcome.append(error)
+
+    runner = threading.Thread(target=fit, daemon=True)
+    runner.start()
+    killed, task = _kill_a_worker_during_a_fit(client)
+    runner.join(timeout=300)
+    assert not runner.is_alive(), "the search hung after its worker was killed"
+    # The nanny starts a new worker process in place of the killed one.
+    client.wait_for_workers(2, timeout=120)
+    assert killed not in client.run(os.getpid).values()
+    return outcome[0], task
+
+
+def test_search_survives_a_worker_killed_mid_fit(client: Any, tiny_model: str) -> None:
+    """With the data on every worker (``scatter=[X, y]``), Dask runs the lost
+    fold again on a live worker: the same cv_results_ as a sequential run.
+
+    Without ``scatter``, joblib sends X and y to one worker each; killing that
+    worker before the other fetched a copy lost the data, and the search ended
+    with distributed's FutureCancelledError (an error, not a hang). So the
+    recipe in docs/scaling.md passes ``scatter=[X, y]``.
+    """
+    texts, labels = make_texts(320)  # fits of about a second, to kill one midway
+    sequential = SEARCHES["grid"](estimator(tiny_model)).fit(texts, labels)
+    search = SEARCHES["grid"](estimator(tiny_model))
+    outcome, task = _search_losing_a_worker(
+        client, search, texts, labels, scatter=[texts, labels]
+    )
+    assert outcome == "done", repr(outcome)
+    expected, got = sequential.cv_results_, search.cv_results_
+    assert got["params"] == expected["params"]
+    for split in ("split0_test_score", "split1_test_score"):
+        np.testing.assert_allclose(got[split], expected[split], rtol=0, atol=1e-6)
+    # The scheduler took the task back from the dead worker and ran it again.
+    story = [entry for entry in client.story(task) if entry[0] == "scheduler"]
+    states = [(entry[2], entry[3]) for entry in story]
+    lost = [entry for entry in story if entry[-2].startswith("handle-worker-cleanup")]
+    assert lost and ("processing", "memory") in states, story
+
+
+def test_a_worker_without_the_model_says_how_workers_find_it(
+    client: Any, tiny_model: str, tmp_path: Any
+) -> None:
+    # A path that only the client could see: to the workers it does not exist.
+    missing = str(tmp_path / "only-on-the-client")
+    search = GridSearchCV(
+        estimator(tiny_model).set_params(model_name_or_path=missing),
+        {"epochs": [1]},
+        cv=2,
+        error_score="raise",
+    )
+    with (
+        pytest.raises(ModelNotFoundError) as caught,
+        joblib.parallel_config(backend="dask"),
+    ):
+        search.fit(TEXTS, LABELS)
+    message = str(caught.value)
+    assert f"Model directory {missing!r} does not exist" in message
+    workers = client.scheduler_info()["workers"]
+    worker = re.search(r"This ran on Dask worker (tcp://\S+), which", message)
+    assert worker is not None and worker[1] in workers
+    assert "a path that every worker can read" in message
+    assert "'How the workers find the model' in docs/scaling.md" in message
+
+
+def test_the_hint_is_only_for_remote_processes(monkeypatch: Any) -> None:
+    from skbert import _hub
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert _hub._remote_hint() == ""  # here: the client, not a worker
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert _hub._remote_hint().startswith("\nThis ran on torchrun rank 1 on ")

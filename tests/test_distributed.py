@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -22,9 +24,11 @@ import numpy as np
 import pytest
 import torch
 
+import skbert
 from skbert import BertTextClassifier
 from skbert._data import TrainBatches
 
+ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(
     not torch.distributed.is_available(), reason="torch built without distributed"
 )
@@ -81,29 +85,56 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _torchrun(tmp_path: Path, model: str, kind: str) -> tuple[dict, dict, str]:
-    script = tmp_path / "fit.py"
-    script.write_text(SCRIPT)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node=2",
-            "--nnodes=1",
-            "--master_addr=127.0.0.1",
-            f"--master_port={_free_port()}",
-            str(script),
-            model,
-            str(tmp_path),
-            kind,
-        ],
-        capture_output=True,
+def _launch(
+    script: str, tmp_path: Path, *args: str, options: tuple[str, ...] = (), **env: str
+) -> subprocess.CompletedProcess:
+    """``torchrun --nproc-per-node 2 <script> <args>`` (gloo, 127.0.0.1).
+
+    The ranks import skbert from this checkout (PYTHONPATH), not whichever
+    copy is installed: the script's own folder is first on their path.
+    """
+    path = tmp_path / "fit.py"
+    path.write_text(script)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(ROOT),
+        **env,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--nnodes=1",
+        "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}",
+        *options,
+        str(path),
+        *args,
+    ]
+    # A session of its own, so that a timeout ends the ranks too, not only torchrun
+    # (a stopped rank outlived it once).
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=env,
-        timeout=300,
-    )
+        start_new_session=True,
+    ) as job:
+        try:
+            out, err = job.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            os.killpg(job.pid, signal.SIGKILL)
+            job.communicate()
+            raise
+    return subprocess.CompletedProcess(command, job.returncode, out, err)
+
+
+def _torchrun(tmp_path: Path, model: str, kind: str) -> tuple[dict, dict, str]:
+    run = _launch(SCRIPT, tmp_path, model, str(tmp_path), kind)
     assert run.returncode == 0, run.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     return ranks[0], ranks[1], run.stdout + run.stderr
@@ -179,3 +210,151 @@ def test_shards_split_each_epochs_plan_evenly_and_cover_it():
     assert [tuple(t.shape) for t in order[:13]] == [tuple(s) for s in plan]
     assert torch.equal(order[13], order[0])
     assert len(whole) == 13  # sharding leaves the whole plan as it was
+
+
+# --- faults: a rank killed or hung mid-fit, a restarted job --------------------------
+
+FAULT_SCRIPT = textwrap.dedent(
+    """
+    import json, os, signal, sys, time
+    from skbert import BertTextClassifier, _hub
+
+    model, out, target, fault = sys.argv[1:5]
+    rank = int(os.environ["RANK"])
+    attempt = int(os.environ["TORCHELASTIC_RESTART_COUNT"])
+    real_load = _hub.load_model
+
+    def load(*args, **kwargs):  # rank 1's first attempt dies at training step 3
+        loaded = real_load(*args, **kwargs)
+        steps = [0]
+
+        def fault_at_step_3(module, inputs, output):
+            steps[0] += module.training
+            if rank == 1 and attempt == 0 and steps[0] == 3:
+                with open(f"{out}/fault", "w") as marker:
+                    marker.write(str(time.time()))
+                os.kill(os.getpid(), getattr(signal, fault))
+            return output
+
+        loaded.register_forward_hook(fault_at_step_3)
+        return loaded
+
+    _hub.load_model = load
+    texts = [f"text {i} {'good' if i % 3 else 'bad'} words" * (1 + i % 4)
+             for i in range(40)]
+    report = {}
+    try:
+        est = BertTextClassifier(model, epochs=2, batch_size=4, random_state=0)
+        est.fit(texts, ["a", "b"] * 20)
+    except Exception as exc:
+        report["error"] = f"{type(exc).__name__}: {exc}"
+    else:
+        report["n_iter"] = est.n_iter_
+        if rank == 0:
+            est.save(target)
+    report["at"] = time.time()
+    with open(f"{out}/rank{rank}-attempt{attempt}.json", "w") as handle:
+        json.dump(report, handle)
+    sys.exit(1 if "error" in report else 0)
+    """
+)
+PROBE = ["good words", "bad text", "text 3 good words"]
+
+
+@pytest.fixture
+def previous_save(tiny_model: str, tmp_path: Path) -> tuple[Path, np.ndarray]:
+    """A model saved where the torchrun job will save: path and predictions."""
+    target = tmp_path / "model"
+    clf = BertTextClassifier(tiny_model, epochs=1, random_state=1)
+    clf.fit(["good film", "bad film"], ["a", "b"]).save(target)
+    return target, skbert.load(target).predict_proba(PROBE)
+
+
+def _fault_run(
+    tmp_path: Path, model: str, target: Path, fault: str, *options: str, **env: str
+) -> tuple[subprocess.CompletedProcess, float]:
+    """A torchrun job whose rank 1 gets ``fault`` at step 3: the run, the time."""
+    args = (model, str(tmp_path), str(target), fault)
+    run = _launch(FAULT_SCRIPT, tmp_path, *args, options=options, **env)
+    return run, float((tmp_path / "fault").read_text())
+
+
+def _report(tmp_path: Path, rank: int, attempt: int = 0) -> dict:
+    return json.loads((tmp_path / f"rank{rank}-attempt{attempt}.json").read_text())
+
+
+def test_a_killed_rank_ends_the_job_and_spares_the_previous_save(
+    tiny_model, tmp_path, previous_save
+):
+    target, expected = previous_save
+    run, killed_at = _fault_run(tmp_path, tiny_model, target, "SIGKILL")
+    assert run.returncode != 0
+    assert "exitcode  : -9" in run.stderr  # torchrun names rank 1's SIGKILL
+    # The survivor's next all-reduce fails at once: gloo sees the socket close
+    # ("closed by peer" when writing, "reset by peer" when reading).
+    survivor = _report(tmp_path, 0)
+    assert re.search(r"Connection (closed|reset) by peer", survivor["error"])
+    assert survivor["at"] - killed_at < 30, survivor["at"] - killed_at
+    np.testing.assert_array_equal(skbert.load(target).predict_proba(PROBE), expected)
+
+
+def test_a_hung_rank_times_out_the_survivor(tiny_model, tmp_path, previous_save):
+    """SIGSTOP: rank 1 stays alive with its sockets open, so neither gloo nor
+    torchrun notices; rank 0 raises after SKBERT_COLLECTIVE_TIMEOUT seconds."""
+    target, expected = previous_save
+    run, stopped_at = _fault_run(
+        tmp_path, tiny_model, target, "SIGSTOP", SKBERT_COLLECTIVE_TIMEOUT="10"
+    )
+    assert run.returncode != 0
+    survivor = _report(tmp_path, 0)
+    assert "RuntimeError" in survivor["error"], survivor["error"]
+    assert 9 < survivor["at"] - stopped_at < 40, survivor["at"] - stopped_at
+    np.testing.assert_array_equal(skbert.load(target).predict_proba(PROBE), expected)
+
+
+def test_with_a_restart_the_job_refits_from_the_start_or_fails_in_time(
+    tiny_model, tmp_path, previous_save
+):
+    """--max-restarts 1: torchrun restarts every rank and the script runs again, so
+    fit starts again from the pretrained model (skbert keeps no checkpoint): all
+    its epochs, then save. The restarted group does not always form: with a static
+    rendezvous on gloo, torch 2.13 sometimes hands the new ranks the dead rank's
+    old address ("Connection refused") or leaves them waiting on it. Then the job
+    fails within SKBERT_COLLECTIVE_TIMEOUT and the previous save is intact."""
+    target, expected = previous_save
+    run, _ = _fault_run(
+        tmp_path,
+        tiny_model,
+        target,
+        "SIGKILL",
+        "--max-restarts=1",
+        SKBERT_COLLECTIVE_TIMEOUT="30",
+    )
+    assert "error" in _report(tmp_path, 0, attempt=0)  # the first attempt failed
+    if run.returncode != 0:
+        np.testing.assert_array_equal(
+            skbert.load(target).predict_proba(PROBE), expected
+        )
+        return
+    assert _report(tmp_path, 0, attempt=1)["n_iter"] == 2  # epochs=2, from the start
+    assert _report(tmp_path, 1, attempt=1)["n_iter"] == 2
+    refitted = skbert.load(target)
+    assert refitted.n_iter_ == 2 and refitted.classes_.tolist() == ["a", "b"]
+    assert not np.array_equal(refitted.predict_proba(PROBE), expected)
+
+
+def test_collective_timeout_comes_from_the_environment(monkeypatch):
+    from datetime import timedelta
+
+    from skbert import _distributed
+
+    monkeypatch.delenv("SKBERT_COLLECTIVE_TIMEOUT", raising=False)
+    assert _distributed.collective_timeout() == timedelta(minutes=30)
+    monkeypatch.setenv("SKBERT_COLLECTIVE_TIMEOUT", "90")
+    assert _distributed.collective_timeout() == timedelta(seconds=90)
+    for bad in ("0", "-5", "ten", "nan"):
+        monkeypatch.setenv("SKBERT_COLLECTIVE_TIMEOUT", bad)
+        with pytest.raises(
+            ValueError, match=f"SKBERT_COLLECTIVE_TIMEOUT must be .* got '{bad}'"
+        ):
+            _distributed.collective_timeout()

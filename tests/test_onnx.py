@@ -3,7 +3,10 @@ with onnxruntime, tokenizers and NumPy only."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,6 +20,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import skbert
 import skbert.onnx
+from conftest import at_once
 from skbert import BertTextClassifier, BertTextRegressor
 from skbert.exceptions import CorruptModelError
 
@@ -249,3 +253,118 @@ def test_export_checks_its_arguments(tiny_model, tmp_path):
     clf = BertTextClassifier(tiny_model, epochs=1, random_state=0).fit(TEXTS, LABELS)
     with pytest.raises(InvalidParameterError, match="'quantize' parameter of"):
         clf.export_onnx(tmp_path / "m", quantize="int4")
+
+
+# --- damaged exports and concurrent serving ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def export_dir(tiny_model, tmp_path_factory):
+    clf = BertTextClassifier(tiny_model, epochs=1, random_state=0).fit(TEXTS, LABELS)
+    path = tmp_path_factory.mktemp("onnx-export") / "m"
+    clf.export_onnx(path)
+    return path
+
+
+def _edit_meta(path: Path, drop: tuple[str, ...] = (), **fields) -> None:
+    """Change or ``drop`` fields of skbert.json, as a hand edit would."""
+    meta_file = path / "skbert.json"
+    meta = {**json.loads(meta_file.read_text()), **fields}
+    meta_file.write_text(json.dumps({k: v for k, v in meta.items() if k not in drop}))
+
+
+def _replace_and_rehash(path: Path, name: str, content: bytes) -> None:
+    """Write ``content`` as ``name`` and record its digest: damage that happened
+    before export wrote the digests, or a file written by another version."""
+    (path / name).write_bytes(content)
+    meta = json.loads((path / "skbert.json").read_text())
+    _edit_meta(path, files={**meta["files"], name: hashlib.sha256(content).hexdigest()})
+
+
+def _newer_ir_version(path: Path) -> None:
+    graph = onnx.load(path / "model.onnx")
+    graph.ir_version = 99
+    _replace_and_rehash(path, "model.onnx", graph.SerializeToString())
+
+
+DAMAGE = {
+    "truncated model.onnx": (
+        lambda p: (p / "model.onnx").write_bytes((p / "model.onnx").read_bytes()[:999]),
+        r"model\.onnx is corrupted or truncated: its sha256 is",
+    ),
+    "missing tokenizer.json": (
+        lambda p: (p / "tokenizer.json").unlink(),
+        r"tokenizer\.json is missing",
+    ),
+    "garbled skbert.json": (
+        lambda p: (p / "skbert.json").write_text('{"format_version": 2, "fil'),
+        r"skbert\.json is not valid JSON",
+    ),
+    "newer format version": (
+        lambda p: _edit_meta(p, format_version=3),
+        r"skbert\.json has format version 3; this skbert reads format version 2",
+    ),
+    # Regressions: each of these was a KeyError, AttributeError, onnxruntime's
+    # InvalidProtobuf or a bare Exception from tokenizers, none naming the file.
+    "skbert.json without a field": (
+        lambda p: _edit_meta(p, drop=("spec",)),
+        r"skbert\.json lacks the field 'spec'",
+    ),
+    "skbert.json with files a list": (
+        lambda p: _edit_meta(p, files=["model.onnx"]),
+        r"skbert\.json: 'files' must map each file name to its sha256",
+    ),
+    "model.onnx truncated before export hashed it": (
+        lambda p: _replace_and_rehash(
+            p, "model.onnx", (p / "model.onnx").read_bytes()[:999]
+        ),
+        r"model\.onnx cannot be loaded by onnxruntime .*Protobuf parsing failed",
+    ),
+    "model.onnx from a newer exporter": (
+        _newer_ir_version,
+        r"model\.onnx cannot be loaded by onnxruntime .*IR version: 99.*upgrade",
+    ),
+    "tokenizer.json that is not a tokenizer": (
+        lambda p: _replace_and_rehash(p, "tokenizer.json", b"{}"),
+        r"tokenizer\.json cannot be read by tokenizers: Model missing",
+    ),
+    "a file, not a directory": (
+        lambda p: (shutil.rmtree(p), p.write_text("x")),
+        r"m is not a directory; skbert\.onnx\.load expects a directory written by "
+        r"an skbert estimator's export_onnx\(\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_damaged_exports_are_named(export_dir, tmp_path, damage):
+    path = tmp_path / "m"
+    shutil.copytree(export_dir, path)
+    skbert.onnx.load(path)  # the copy loads before the damage
+    harm, message = DAMAGE[damage]
+    harm(path)
+    with pytest.raises(CorruptModelError, match=message):
+        skbert.onnx.load(path)
+
+
+def test_saved_model_without_a_field_is_named(tiny_model, tmp_path):
+    clf = BertTextClassifier(tiny_model, epochs=1, random_state=0).fit(TEXTS, LABELS)
+    clf.save(tmp_path / "saved")
+    _edit_meta(tmp_path / "saved", drop=("attributes", "device"))
+    with pytest.raises(
+        CorruptModelError, match=r"skbert\.json lacks the fields 'attributes', 'dev"
+    ):
+        skbert.load(tmp_path / "saved")
+
+
+def test_eight_threads_get_what_sequential_calls_get(exported):
+    # One predictor, as a web service holds it; 8 threads at once, each twice, on
+    # differently ordered inputs (so batches differ between the threads).
+    _, X, predictor = exported
+    inputs = [list(X[k:]) + list(X[:k]) for k in range(0, 16, 2)]
+    expected = [predictor._outputs(x) for x in inputs]
+    for k, answers in enumerate(at_once(predictor._outputs, inputs)):
+        assert len(answers) == 2
+        for got in answers:
+            assert not isinstance(got, BaseException), repr(got)
+            np.testing.assert_array_equal(got, expected[k])

@@ -13,7 +13,6 @@ import os
 import pickle
 import subprocess
 import sys
-import threading
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,6 +24,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 
+from conftest import at_once
 from skbert import BertTextClassifier, _data, _vocab
 from skbert.exceptions import VocabularyCoverageWarning
 
@@ -245,26 +245,6 @@ def test_fit_on_chinese_text_with_an_english_model_warns(tiny_model: str) -> Non
 # --- volume and concurrency ----------------------------------------------------------
 
 
-def _at_once(model: BertTextClassifier, inputs: list[list[str]]) -> list[list]:
-    """``predict_proba`` twice on each input, one thread per input, all at once."""
-    barrier = threading.Barrier(len(inputs))
-    results: list[list] = [[] for _ in inputs]
-
-    def serve(k: int) -> None:
-        try:
-            barrier.wait()
-            results[k] = [model.predict_proba(inputs[k]) for _ in range(2)]
-        except BaseException as error:  # returned, not lost in the thread
-            results[k] = [error]
-
-    threads = [threading.Thread(target=serve, args=(k,)) for k in range(len(inputs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 def test_four_threads_get_what_sequential_calls_get(
     fitted: BertTextClassifier,
 ) -> None:
@@ -277,7 +257,7 @@ def test_four_threads_get_what_sequential_calls_get(
     expected = [fitted.predict_proba(x) for x in inputs]
     for _ in range(3):
         served = pickle.loads(pickle.dumps(fitted))
-        for k, answers in enumerate(_at_once(served, inputs)):
+        for k, answers in enumerate(at_once(served.predict_proba, inputs)):
             for got in answers:
                 assert not isinstance(got, BaseException), repr(got)
                 np.testing.assert_array_equal(got, expected[k])
@@ -301,10 +281,17 @@ line = " ".join(WORDS * 60)
 ends = np.cumsum([0] + [len(word) + 1 for word in WORDS * 60])
 starts = rng.integers(0, len(WORDS), n)
 texts = [line[ends[s] : ends[s + k] - 1] for s, k in zip(starts, lengths)]
-clf.predict_proba(texts[:1000])
+predict = clf.set_params(verbose=1).predict_proba
+if sys.argv[3] == "onnx":  # the exported model, served by onnxruntime
+    import tempfile, onnxruntime, skbert.onnx
+    exported = tempfile.mkdtemp() + "/exported"
+    clf.export_onnx(exported)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    predict = skbert.onnx.load(exported, session_options=options).predict_proba
+predict(texts[:1000])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-clf.set_params(verbose=1)
-proba = clf.predict_proba(texts)
+proba = predict(texts)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"shape": proba.shape, "before_kb": before, "after_kb": after}))
 """
@@ -313,23 +300,44 @@ print(json.dumps({"shape": proba.shape, "before_kb": before, "after_kb": after})
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux")
 def test_predicting_200k_texts_stays_within_a_memory_bound(tiny_model: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", MEMORY_SCRIPT, tiny_model, "200000"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-        check=True,
-    )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["shape"] == [200_000, 2]
-    growth_mb = (result["after_kb"] - result["before_kb"]) / 1024
+    done, growth_mb = _predict_in_a_child(tiny_model, 200_000, "estimator")
     # Measured on 2 CPU cores: 78 MB, most of it the token ids that predict_proba
     # keeps for all texts (an int64 per token plus a ~100-byte array header per
     # text). Before tokenize worked in chunks, the tokenizer's intermediate objects
     # made it 774 MB.
     assert growth_mb < 160, f"peak memory grew by {growth_mb:.0f} MB"
     assert "Predicting:" in done.stderr and "/3125 [" in done.stderr  # 64 per batch
+
+
+def _predict_in_a_child(
+    model: str, n: int, how: str, timeout: int = 600
+) -> tuple[subprocess.CompletedProcess, float]:
+    """Fit, then predict ``n`` texts in a fresh process (the estimator or its ONNX
+    export): the run and the growth of its peak resident size, in MB."""
+    done = subprocess.run(
+        [sys.executable, "-c", MEMORY_SCRIPT, model, str(n), how],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
+        check=True,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["shape"] == [n, 2]
+    return done, (result["after_kb"] - result["before_kb"]) / 1024
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("how", ["estimator", "onnx"])
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux")
+def test_predicting_a_million_texts_stays_within_a_memory_bound(
+    tiny_model: str, how: str
+) -> None:
+    _, growth_mb = _predict_in_a_child(tiny_model, 1_000_000, how, timeout=3600)
+    print(f"{how}: peak RSS growth {growth_mb:.0f} MB")
+    # The token ids of every text are kept until the end (about 0.4 KB a text
+    # here); the bound allows 0.8 KB a text.
+    assert growth_mb < 800, f"peak memory grew by {growth_mb:.0f} MB"
 
 
 def _resident_mb() -> float:
