@@ -569,8 +569,9 @@ class BertEstimator(BaseEstimator):
         if not (self.early_stopping or self._tunes(spec)):
             raise ValueError(
                 "X_val and y_val are passed to fit while early_stopping=False; "
-                "they serve only early stopping (and threshold='auto' of a "
-                "multi-label classifier). Set early_stopping=True, or leave them out."
+                "they serve only early stopping (and calibrate=True, or threshold="
+                "'auto' of a multi-label classifier). Set early_stopping=True, or "
+                "leave them out."
             )
         inputs = _data.check_inputs(X_val, "X_val")
         _, val_targets = self._targets(y_val, len(inputs), spec, validation=True)
