@@ -425,6 +425,53 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         thresholds = self._label_thresholds() if self.multilabel_ else 0.5
         return _outputs.labels(logits, self.classes_, self.multilabel_, thresholds)
 
+    def _explained_targets(
+        self, target: Any, outputs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if target is None:  # the predicted class, or the most probable label
+            columns = np.argmax(outputs, axis=1)
+            return self.classes_[columns], columns
+        labels = np.asarray(target)
+        labels = np.full(len(outputs), target) if labels.ndim == 0 else labels
+        if labels.shape != (len(outputs),):
+            raise ValueError(
+                f"target has shape {labels.shape}; pass one class, or one per "
+                f"input of X ({len(outputs)})."
+            )
+        unknown = [x for x in labels.tolist() if x not in set(self.classes_)]
+        if unknown:
+            raise ValueError(
+                f"target={unknown[0]!r} is not a class of this classifier; "
+                f"classes_ is {self.classes_.tolist()}."
+            )
+        return labels, np.searchsorted(self.classes_, labels)
+
+    def _explained_predictions(self, outputs: np.ndarray) -> list[Any]:
+        logits = _outputs.calibrated(outputs, self._temperature())
+        if not self.multilabel_:
+            return self.classes_[np.argmax(logits, axis=1)].tolist()
+        thresholds = self._label_thresholds()
+        found = _outputs.labels(logits, self.classes_, True, thresholds)
+        return [tuple(self.classes_[row > 0].tolist()) for row in found]
+
+    def _explained_output(self, logits: Any, columns: Any) -> Any:
+        import torch
+
+        temperature = self._temperature()
+        if temperature is not None:
+            logits = logits / torch.as_tensor(temperature, dtype=logits.dtype)
+        if self.multilabel_:
+            probabilities = torch.sigmoid(logits)
+        else:
+            probabilities = torch.softmax(logits, dim=-1)
+        index = columns.view(1, -1, 1).expand(len(logits), -1, 1)
+        return probabilities.gather(-1, index).squeeze(-1)
+
+    def _explained_output_name(self) -> str:
+        if self.multilabel_:
+            return "probability of the target label"
+        return "probability of the target class"
+
     def _label_thresholds(self) -> float | np.ndarray:
         validate_parameter(self, "threshold")
         return _outputs.label_thresholds(
