@@ -210,6 +210,13 @@ def test_chunked_documents_are_explained_whole_in_document_order(tiny_model):
     assert item.completeness_error < 1e-3
 
 
+def test_a_model_without_segment_ids_is_explained(tiny_distilbert):
+    clf = learning(tiny_distilbert, epochs=2).fit(TEXTS, LABELS)
+    explanation = clf.explain(PROBE, n_steps=32)
+    assert explanation[0].words == ["good", "film"]
+    assert (explanation.completeness_error < 1e-3).all()
+
+
 def test_truncated_text_explains_only_what_the_model_read(tiny_model):
     clf = learning(tiny_model, epochs=1, max_length=5).fit(TEXTS, LABELS)
     item = clf.explain(["a very good story indeed"], n_steps=8)[0]
