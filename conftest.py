@@ -217,6 +217,22 @@ def round_trip(estimator: object, how: str, tmp_path: Path) -> object:
     return joblib.load(tmp_path / "model.joblib")
 
 
+def learning(model: str, cls: type | None = None, **params: object) -> object:
+    """A ``cls`` estimator (default the classifier) that learns a few dozen tiny
+    texts in a few epochs (a high learning rate), so its outputs move with the
+    words; ``params`` override the settings."""
+    from skbert import BertTextClassifier
+
+    settings: dict = {
+        "epochs": 8,
+        "learning_rate": 5e-3,
+        "batch_size": 8,
+        "random_state": 0,
+        **params,
+    }
+    return (cls or BertTextClassifier)(model, **settings)
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Path of a tiny random BERT with a 2-class head (resized by fit)."""

@@ -13,6 +13,7 @@ from typing import Any as _Any
 if _TYPE_CHECKING:
     from ._classifier import BertTextClassifier
     from ._embedder import BertTextEmbedder
+    from ._explain import Explanation
     from ._regressor import BertTextRegressor
 
 __version__ = "0.1.0.dev0"
@@ -22,6 +23,7 @@ _LAZY = {
     "BertTextClassifier": "._classifier",
     "BertTextEmbedder": "._embedder",
     "BertTextRegressor": "._regressor",
+    "Explanation": "._explain",
 }
 
 
@@ -66,6 +68,7 @@ __all__ = [
     "BertTextClassifier",
     "BertTextEmbedder",
     "BertTextRegressor",
+    "Explanation",
     "__version__",
     "load",
 ]

@@ -39,6 +39,8 @@ from .exceptions import ModelLengthWarning
 if TYPE_CHECKING:
     import torch
 
+    from ._explain import Explanation
+
 Spec = dict[str, Any]
 # The most training inputs whose features start the head (head_init="linear"):
 # a forward pass over them costs about a tenth of an epoch of 2,000 texts.
@@ -615,8 +617,9 @@ class BertEstimator(BaseEstimator):
         if not (self.early_stopping or self._tunes(spec)):
             raise ValueError(
                 "X_val and y_val are passed to fit while early_stopping=False; "
-                "they serve only early stopping (and threshold='auto' of a "
-                "multi-label classifier). Set early_stopping=True, or leave them out."
+                "they serve only early stopping (and calibrate=True, or threshold="
+                "'auto' of a multi-label classifier). Set early_stopping=True, or "
+                "leave them out."
             )
         inputs = _data.check_inputs(X_val, "X_val")
         _, val_targets = self._targets(y_val, len(inputs), spec, validation=True)
@@ -946,10 +949,16 @@ class BertEstimator(BaseEstimator):
         return cached[1], "fp32"
 
     def _tokenize(
-        self, tokenizer: Any, inputs: _data.Inputs, max_length: int
+        self,
+        tokenizer: Any,
+        inputs: _data.Inputs,
+        max_length: int,
+        sources: bool = False,
     ) -> _data.Encoded:
         reading = _data.Reading(self.long_text, self.stride, self.head_ratio)
-        return _data.tokenize(tokenizer, inputs, max_length, self._verbosity, reading)
+        return _data.tokenize(
+            tokenizer, inputs, max_length, self._verbosity, reading, sources
+        )
 
     @property
     def _verbosity(self) -> int:
@@ -977,6 +986,81 @@ class BertEstimator(BaseEstimator):
                 verbose=self._verbosity,
             )
         return encoded.pool(rows)
+
+    # ---------------------------------------------------------------- explain
+
+    def explain(self, X: Any, *, target: Any = None, n_steps: int = 50) -> Explanation:
+        """Token and word attributions of the model's output for each input.
+
+        Integrated gradients (Sundararajan et al. 2017) on the word embeddings,
+        from a baseline that pads every text token (special tokens kept), with
+        a Gauss-Legendre rule of ``n_steps`` points: all points of an input run
+        through the model in one batch and one backward pass, inputs sorted by
+        length as in prediction. Each token's attribution is its share of the
+        change in the output from the baseline to the input; a word's is the sum
+        of its word pieces'. The explained output is a class's probability
+        (after ``temperature_`` with ``calibrate=True``) for a classifier, the
+        prediction in the units of ``y`` for a regressor. Inputs are read as
+        ``long_text`` says; with "chunk", the windows of an input are explained
+        together and put back in document order.
+
+        The model is only read (fp32 whatever ``precision`` and ``quantize``
+        say): its weights and predictions do not change, and several threads
+        may explain with one estimator at once.
+
+        Parameters
+        ----------
+        X : iterable of str, or of text pairs
+            The inputs to explain; none may be empty.
+        target : label, int, array-like or None, default=None
+            What to explain. None: the predicted class (for a multi-label model,
+            the most probable label; for a regressor, output 0). Else a class in
+            ``classes_`` (a column index for a multi-label model, an output index
+            for a regressor), or one per input.
+        n_steps : int, default=50
+            Points of the integration rule; more are slower and more exact (see
+            ``completeness_error`` of the result).
+
+        Returns
+        -------
+        explanation : skbert.Explanation
+            Per input: tokens, words, their attributions, the target, the
+            prediction and the completeness error; ``to_frame()`` gives a table
+            with a row per word, and notebooks show the texts coloured.
+
+        Examples
+        --------
+        >>> from skbert import BertTextClassifier
+        >>> texts = ["good film", "great plot", "bad film", "awful plot"] * 4
+        >>> labels = ["pos", "pos", "neg", "neg"] * 4
+        >>> clf = BertTextClassifier(tiny_model, epochs=1, random_state=0)
+        >>> explanation = clf.fit(texts, labels).explain(["a great film"])
+        >>> explanation[0].words
+        ['a', 'great', 'film']
+        >>> bool(explanation.completeness_error[0] < 0.05)
+        True
+        """
+        from . import _explain
+
+        return _explain.explain(self, X, target, n_steps)
+
+    def _explained_targets(
+        self, target: Any, outputs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(target of each input, the output column it explains)``."""
+        raise NotImplementedError
+
+    def _explained_predictions(self, outputs: np.ndarray) -> list[Any]:
+        """The prediction of each input from its raw ``outputs``."""
+        raise NotImplementedError
+
+    def _explained_output(self, logits: torch.Tensor, columns: Any) -> Any:
+        """The explained output (n_points, n_inputs) from pooled ``logits``
+        (n_points, n_inputs, n_outputs) and each input's column."""
+        raise NotImplementedError
+
+    def _explained_output_name(self) -> str:
+        raise NotImplementedError
 
     # ----------------------------------------------------------- persistence
 

@@ -10,7 +10,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from . import _data, _engine, _outputs
+from . import _calibration, _data, _engine, _outputs
 from ._base import (
     BertEstimator,
     Spec,
@@ -21,7 +21,7 @@ from ._base import (
 
 
 @shared_docs
-@with_parameters(class_weight=None, threshold=0.5)
+@with_parameters(class_weight=None, threshold=0.5, calibrate=False)
 class BertTextClassifier(ClassifierMixin, BertEstimator):
     """Fine-tune a pretrained BERT-family model as a scikit-learn text classifier.
 
@@ -48,6 +48,18 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         ``validation_fraction`` of ``X``, which is then not trained on), and
         stores them in ``thresholds_``. Changing it after ``fit`` needs no
         retraining.
+    calibrate : bool, default=False
+        Fit a temperature (Guo et al. 2017) on held-out data at the end of
+        ``fit`` and divide the logits by it in ``predict_proba`` and
+        ``decision_function``, so that the probabilities match how often the
+        model is right. The held-out data is what early stopping or
+        ``threshold="auto"`` uses (``X_val`` and ``y_val`` when given, else a
+        ``validation_fraction`` of ``X``, which is then not trained on), so
+        calibration needs no extra labelled data. The predicted class does not
+        change. A multi-label model gets one temperature per label. Read at
+        prediction time: ``set_params(calibrate=False)`` gives the raw
+        probabilities back. See the user guide for when
+        ``CalibratedClassifierCV`` fits better.
 
     Attributes
     ----------
@@ -60,6 +72,9 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         The per-label thresholds that ``threshold="auto"`` chose (or
         :meth:`tune_thresholds`); None for a single-label model or one fitted
         with a float ``threshold``.
+    temperature_ : float, ndarray of shape (n_labels,) or None
+        The temperature that ``calibrate=True`` fitted (one per label for a
+        multi-label model); None when ``fit`` did not calibrate.
     {attributes}
 
     See Also
@@ -104,12 +119,17 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
     _loss_kind = "cross_entropy"
     _problem = "single_label_classification"
     _stratify = True
-    _spec_attributes = ("classes_", "multilabel_", "thresholds_")
-    _spec_defaults: ClassVar[Spec] = {"multilabel_": False, "thresholds_": None}
+    _spec_attributes = ("classes_", "multilabel_", "thresholds_", "temperature_")
+    _spec_defaults: ClassVar[Spec] = {
+        "multilabel_": False,
+        "thresholds_": None,
+        "temperature_": None,
+    }
     _parameter_constraints: ClassVar[dict] = {
         **BertEstimator._parameter_constraints,
         "class_weight": [None, dict, StrOptions({"balanced"})],
         "threshold": [Interval(Real, 0.0, 1.0, closed="neither"), StrOptions({"auto"})],
+        "calibrate": ["boolean"],
     }
 
     def __sklearn_tags__(self) -> Any:
@@ -151,7 +171,7 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         n_labels = targets.shape[1]
         if spec is None:
             spec = {"classes_": np.arange(n_labels), "multilabel_": True}
-            return {**spec, "thresholds_": None}, targets
+            return {**spec, "thresholds_": None, "temperature_": None}, targets
         if not spec["multilabel_"] or len(spec["classes_"]) != n_labels:
             fitted = "y" if validation else "the fitted estimator"
             kind = (
@@ -173,7 +193,12 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
                 "threshold at 0.5; to tune a binary decision threshold, wrap the "
                 "classifier in sklearn.model_selection.TunedThresholdClassifierCV."
             )
-        return {"classes_": classes, "multilabel_": False, "thresholds_": None}
+        return {
+            "classes_": classes,
+            "multilabel_": False,
+            "thresholds_": None,
+            "temperature_": None,
+        }
 
     def _warm_start_targets(self, y: Any, n_samples: int) -> tuple[Spec, np.ndarray]:
         spec, codes = self._targets(y, n_samples, None)
@@ -255,13 +280,25 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         return self._problem
 
     def _tunes(self, spec: Spec) -> bool:
+        return bool(self.calibrate) or self._tunes_thresholds(spec)
+
+    def _tunes_thresholds(self, spec: Spec) -> bool:
         return bool(spec["multilabel_"]) and isinstance(self.threshold, str)
 
     def _tune(
         self, spec: Spec, outputs: np.ndarray, targets: np.ndarray, weights: Any
     ) -> Spec:
-        thresholds = best_f1_thresholds(_outputs.sigmoid(outputs), targets, weights)
-        return {**spec, "thresholds_": thresholds}
+        """The temperature first, then the thresholds on calibrated probabilities."""
+        if self.calibrate:
+            temperature = _calibration.fit_temperature(
+                outputs, targets, weights, spec["multilabel_"]
+            )
+            spec = {**spec, "temperature_": temperature}
+        if self._tunes_thresholds(spec):
+            scaled = _outputs.calibrated(outputs, spec["temperature_"])
+            thresholds = best_f1_thresholds(_outputs.sigmoid(scaled), targets, weights)
+            spec = {**spec, "thresholds_": thresholds}
+        return spec
 
     def partial_fit(
         self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
@@ -345,7 +382,7 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         -------
         self : BertTextClassifier
         """
-        outputs = self._outputs(X)  # checks fitted before the spec is read
+        outputs = self._logits(X)  # checks fitted before the spec is read
         if not self.multilabel_:
             raise ValueError(
                 "tune_thresholds is for multi-label classifiers; this one was "
@@ -354,9 +391,8 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
             )
         _, targets = self._targets(y, len(outputs), self._spec())
         weights = self._weights(sample_weight, self._spec(), targets)
-        self.thresholds_ = self._tune(self._spec(), outputs, targets, weights)[
-            "thresholds_"
-        ]
+        probabilities = _outputs.sigmoid(outputs)
+        self.thresholds_ = best_f1_thresholds(probabilities, targets, weights)
         return self
 
     def _same_classes(self, classes: np.ndarray) -> bool:
@@ -367,23 +403,40 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits for each input; for two classes, the logit margin of ``classes_[1]``.
 
+        With ``calibrate=True``, the logits divided by ``temperature_``.
+
         Returns
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             1-D for binary problems, as in scikit-learn, positive for
             ``classes_[1]``; one logit per label for a multi-label model.
         """
-        logits = self._outputs(X)  # checks fitted before multilabel_ is read
+        logits = self._logits(X)  # checks fitted before multilabel_ is read
         return _outputs.decision_scores(logits, self.multilabel_)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``.
 
         For a multi-label model, each label's own probability (a sigmoid per
-        label), so a row need not sum to 1.
+        label), so a row need not sum to 1. With ``calibrate=True``, the
+        probabilities of the logits divided by ``temperature_``.
         """
-        logits = self._outputs(X)
+        logits = self._logits(X)
         return _outputs.probabilities(logits, self.multilabel_)
+
+    def _logits(self, X: Any) -> np.ndarray:
+        """The model's logits for ``X``, divided by the temperature in use."""
+        return _outputs.calibrated(self._outputs(X), self._temperature())
+
+    def _temperature(self) -> float | np.ndarray | None:
+        validate_parameter(self, "calibrate")
+        return _outputs.temperature_in_use(
+            self.calibrate,
+            self.temperature_,
+            "fit calibrates only when calibrate=True is set before it, and "
+            "partial_fit holds out no data. Refit with calibrate=True, or set "
+            "calibrate=False.",
+        )
 
     def predict(self, X: Any) -> np.ndarray:
         """The most likely label of each input, taken from ``classes_``.
@@ -392,9 +445,56 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         probability reaches its threshold (``threshold``, or ``thresholds_``
         when ``threshold="auto"``).
         """
-        logits = self._outputs(X)  # checks fitted before classes_ is read
+        logits = self._logits(X)  # checks fitted before classes_ is read
         thresholds = self._label_thresholds() if self.multilabel_ else 0.5
         return _outputs.labels(logits, self.classes_, self.multilabel_, thresholds)
+
+    def _explained_targets(
+        self, target: Any, outputs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if target is None:  # the predicted class, or the most probable label
+            columns = np.argmax(outputs, axis=1)
+            return self.classes_[columns], columns
+        labels = np.asarray(target)
+        labels = np.full(len(outputs), target) if labels.ndim == 0 else labels
+        if labels.shape != (len(outputs),):
+            raise ValueError(
+                f"target has shape {labels.shape}; pass one class, or one per "
+                f"input of X ({len(outputs)})."
+            )
+        unknown = [x for x in labels.tolist() if x not in set(self.classes_)]
+        if unknown:
+            raise ValueError(
+                f"target={unknown[0]!r} is not a class of this classifier; "
+                f"classes_ is {self.classes_.tolist()}."
+            )
+        return labels, np.searchsorted(self.classes_, labels)
+
+    def _explained_predictions(self, outputs: np.ndarray) -> list[Any]:
+        logits = _outputs.calibrated(outputs, self._temperature())
+        if not self.multilabel_:
+            return self.classes_[np.argmax(logits, axis=1)].tolist()
+        thresholds = self._label_thresholds()
+        found = _outputs.labels(logits, self.classes_, True, thresholds)
+        return [tuple(self.classes_[row > 0].tolist()) for row in found]
+
+    def _explained_output(self, logits: Any, columns: Any) -> Any:
+        import torch
+
+        temperature = self._temperature()
+        if temperature is not None:
+            logits = logits / torch.as_tensor(temperature, dtype=logits.dtype)
+        if self.multilabel_:
+            probabilities = torch.sigmoid(logits)
+        else:
+            probabilities = torch.softmax(logits, dim=-1)
+        index = columns.view(1, -1, 1).expand(len(logits), -1, 1)
+        return probabilities.gather(-1, index).squeeze(-1)
+
+    def _explained_output_name(self) -> str:
+        if self.multilabel_:
+            return "probability of the target label"
+        return "probability of the target class"
 
     def _label_thresholds(self) -> float | np.ndarray:
         validate_parameter(self, "threshold")
@@ -416,12 +516,7 @@ def best_f1_thresholds(
     and the next lower one, so it does not sit on a held-out input; a label
     without positives keeps 0.5.
     """
-    return np.array(
-        [
-            _best_f1_threshold(probabilities[:, j], targets[:, j] > 0.5, weights)
-            for j in range(probabilities.shape[1])
-        ]
-    )
+    return _calibration.per_label(_best_f1_threshold, probabilities, targets, weights)
 
 
 def _best_f1_threshold(

@@ -515,7 +515,12 @@ class Encoded(Sequence[np.ndarray]):
     span several rows (its windows): ``doc`` then gives each row's input, rows
     of an input next to each other and inputs in order. Indexing gives one row's
     ids; ``type_ids`` is None for single texts (the model's default, all zeros)
-    and for models without segment embeddings.
+    and for models without segment embeddings. ``sources`` (only when
+    :func:`tokenize` is asked for them) tells where each row's tokens come from:
+    an ``(n_tokens, 5)`` int array of the text (0, or 1 for the second text of a
+    pair), the token's position in that text's untruncated tokens, its word's
+    index there (the tokenizer's ``word_ids``) and its character span; -1
+    throughout for the special tokens.
     """
 
     def __init__(
@@ -523,10 +528,12 @@ class Encoded(Sequence[np.ndarray]):
         ids: list[np.ndarray],
         type_ids: list[np.ndarray] | None = None,
         doc: np.ndarray | None = None,
+        sources: list[np.ndarray] | None = None,
     ) -> None:
         self.ids = ids
         self.type_ids = type_ids
         self.doc = doc
+        self.sources = sources
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -553,7 +560,8 @@ class Encoded(Sequence[np.ndarray]):
             doc = np.repeat(np.arange(len(at)), end - first)
             at = [row for a, b in zip(first, end, strict=True) for row in range(a, b)]
         types = None if self.type_ids is None else [self.type_ids[i] for i in at]
-        return Encoded([self.ids[i] for i in at], types, doc)
+        sources = None if self.sources is None else [self.sources[i] for i in at]
+        return Encoded([self.ids[i] for i in at], types, doc, sources)
 
     def per_row(self, values: np.ndarray, share: bool = False) -> np.ndarray:
         """Per-input ``values`` repeated for each of the input's rows; ``share``
@@ -593,6 +601,7 @@ def tokenize(
     max_length: int,
     verbose: int = 0,
     reading: Reading = Reading(),
+    sources: bool = False,
 ) -> Encoded:
     """Token ids of each text or text pair, at most ``max_length``, unpadded.
 
@@ -614,6 +623,10 @@ def tokenize(
     with a TypeError) becomes U+FFFD, which BERT's normaliser drops like a
     control character; a surrogate pair becomes the character it encodes.
 
+    ``sources`` records where each token comes from (``Encoded.sources``), for
+    explanations; it needs a fast tokenizer (character offsets), and reads every
+    input, also with "truncate", from its untruncated tokens.
+
     Inputs go to the tokenizer in chunks, at the same speed: in one call its
     intermediate objects (every token string and offset, and the truncated-off
     tail of long texts) raised the peak memory of predicting 200,000 short texts
@@ -634,9 +647,9 @@ def tokenize(
         _check_stride(reading.stride, room - room // 2 if pairs else room, pairs)
     types = pairs and "token_type_ids" in tokenizer.model_input_names
     build = None
-    if reading.long_text != "truncate":
+    if reading.long_text != "truncate" or sources:
         build = _RowBuilder(tokenizer, pairs, types, room, reading)
-    rows = _Rows(types)
+    rows = _Rows(types, sources)
     starts = range(0, len(inputs), chunk_size)
     for start in tqdm(starts, desc="Tokenising", disable=verbose < 1, leave=False):
         chunk = inputs[start : start + chunk_size]
@@ -673,9 +686,10 @@ def _check_stride(stride: int, room: int, pairs: bool) -> None:
 class _Rows:
     """The rows of :func:`tokenize` as they are built."""
 
-    def __init__(self, types: bool) -> None:
+    def __init__(self, types: bool, sources: bool = False) -> None:
         self.ids: list[np.ndarray] = []
         self.type_ids: list[np.ndarray] | None = [] if types else None
+        self.sources: list[np.ndarray] | None = [] if sources else None
         self.doc: list[int] = []
         self.n_inputs = 0
 
@@ -686,22 +700,25 @@ class _Rows:
         self.doc.extend(range(self.n_inputs, self.n_inputs + len(ids)))
         self.n_inputs += len(ids)
 
-    def add_input(self, windows: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        for ids, type_ids in windows:
+    def add_input(self, windows: list[tuple[np.ndarray, ...]]) -> None:
+        for ids, type_ids, *sources in windows:
             self.ids.append(ids)
             if self.type_ids is not None:
                 self.type_ids.append(type_ids)
+            if self.sources is not None:
+                self.sources.append(sources[0])
             self.doc.append(self.n_inputs)
         self.n_inputs += 1
 
     def encoded(self) -> Encoded:
         several = len(self.doc) != self.n_inputs
         doc = np.asarray(self.doc, dtype=np.int64) if several else None
-        return Encoded(self.ids, self.type_ids, doc)
+        return Encoded(self.ids, self.type_ids, doc, self.sources)
 
 
 class _RowBuilder:
-    """Rows of ``long_text="head_tail"`` or ``"chunk"`` from untruncated tokens.
+    """Rows of ``long_text="head_tail"`` or ``"chunk"`` from untruncated tokens
+    (and of "truncate" when the rows' sources are wanted).
 
     The special tokens come from a template: where the tokenizer puts its own
     around one sentinel text (or a sentinel pair), with their segment ids, so
@@ -719,6 +736,7 @@ class _RowBuilder:
         self.template = _template(tokenizer, pairs)
 
     def __call__(self, texts: list[list[str]], rows: _Rows) -> None:
+        sources = rows.sources is not None
         columns = [
             self.tokenizer(
                 column,
@@ -729,44 +747,74 @@ class _RowBuilder:
                 return_attention_mask=False,
                 return_token_type_ids=False,
                 verbose=False,
-            )["input_ids"]
+                **({"return_offsets_mapping": True} if sources else {}),
+            )
             for column in texts
         ]
-        for parts in zip(*columns, strict=True):
-            rows.add_input(self._windows(*parts))
+        for index in range(len(texts[0])):
+            parts = [np.asarray(c["input_ids"][index], np.int64) for c in columns]
+            found = [_token_sources(c, index) for c in columns] if sources else None
+            kept = self._kept([len(part) for part in parts])
+            rows.add_input([self._row(parts, window, found) for window in kept])
 
-    def _windows(self, *parts: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-        if self.reading.long_text == "head_tail":
-            budgets = _budgets([len(p) for p in parts], self.room)
-            kept = [self._head_tail(p, n) for p, n in zip(parts, budgets, strict=True)]
-            return [self._row(kept)]
+    def _kept(self, lengths: list[int]) -> list[list[np.ndarray]]:
+        """For each window, the positions of each text's tokens that it holds."""
+        if self.reading.long_text != "chunk":
+            budgets = _budgets(lengths, self.room)
+            sizes = zip(lengths, budgets, strict=True)
+            return [[self._head_tail(length, budget) for length, budget in sizes]]
         if not self.pairs:
-            return [self._row([w]) for w in _windows(parts[0], self.room, self.reading)]
-        first, second = parts
-        first = first[: min(len(first), max(self.room - len(second), self.room // 2))]
-        room = self.room - len(first)
-        return [self._row([first, w]) for w in _windows(second, room, self.reading)]
+            windows = _windows(np.arange(lengths[0]), self.room, self.reading)
+            return [[window] for window in windows]
+        first, second = lengths
+        first = min(first, max(self.room - second, self.room // 2))
+        windows = _windows(np.arange(second), self.room - first, self.reading)
+        return [[np.arange(first), w] for w in windows]
 
-    def _head_tail(self, ids: list[int], budget: int) -> list[int]:
-        if len(ids) <= budget:
-            return ids
-        head = round(budget * self.reading.head_ratio)
-        return ids[:head] + ids[len(ids) - (budget - head) :]
+    def _head_tail(self, length: int, budget: int) -> np.ndarray:
+        """Positions kept of a text of ``length`` tokens that may keep ``budget``:
+        its head, all of the budget with "truncate", and its tail."""
+        if length <= budget:
+            return np.arange(length)
+        ratio = 1.0 if self.reading.long_text == "truncate" else self.reading.head_ratio
+        head = round(budget * ratio)
+        return np.r_[0:head, length - (budget - head) : length]
 
-    def _row(self, parts: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-        ids, type_ids = [], []
-        for (fixed, fixed_types), part, part_type in zip(
-            self.template.fixed,
-            [*parts, []],
-            [*self.template.part_types, 0],
-            strict=True,
-        ):
-            ids += fixed + part
-            type_ids += fixed_types + [part_type] * len(part)
-        return np.asarray(ids, dtype=np.int64), np.asarray(type_ids, dtype=np.uint8)
+    def _row(
+        self,
+        parts: list[np.ndarray],
+        window: list[np.ndarray],
+        sources: list[np.ndarray] | None,
+    ) -> tuple[np.ndarray, ...]:
+        """``(ids, segment ids)`` of one row, and its sources if ``sources``."""
+        traced = sources is not None
+        pieces = [self._fixed(0, traced)]
+        for index, kept in enumerate(window):
+            part_type = self.template.part_types[index]
+            piece = [parts[index][kept], np.full(len(kept), part_type, np.uint8)]
+            if sources is not None:
+                piece.append(np.c_[np.full(len(kept), index), sources[index][kept]])
+            pieces += [piece, self._fixed(index + 1, traced)]
+        return tuple(np.concatenate(column) for column in zip(*pieces, strict=True))
+
+    def _fixed(self, index: int, traced: bool) -> list[np.ndarray]:
+        """The template's special tokens before text ``index`` (after the last)."""
+        ids, types = self.template.fixed[index]
+        piece = [np.asarray(ids, np.int64), np.asarray(types, np.uint8)]
+        if traced:
+            piece.append(np.full((len(ids), 5), -1, np.int64))
+        return piece
 
 
-def _windows(ids: list[int], room: int, reading: Reading) -> list[list[int]]:
+def _token_sources(encoding: Any, index: int) -> np.ndarray:
+    """``(position, word index, start, end)`` of each token of input ``index`` of
+    a fast tokenizer's ``encoding`` (made with ``return_offsets_mapping``)."""
+    words = [-1 if w is None else w for w in encoding.word_ids(index)]
+    spans = np.asarray(encoding["offset_mapping"][index], np.int64).reshape(-1, 2)
+    return np.c_[np.arange(len(words)), np.asarray(words, np.int64), spans]
+
+
+def _windows(ids: np.ndarray, room: int, reading: Reading) -> list[np.ndarray]:
     """Windows of ``room`` tokens over ``ids``, overlapping by ``reading.stride``.
 
     Ids that fit are one window, whatever the stride (the second text of a pair

@@ -48,6 +48,28 @@ def label_thresholds(
     return tuned
 
 
+def temperature_in_use(
+    calibrate: bool, temperature: float | np.ndarray | None, fix: str
+) -> float | np.ndarray | None:
+    """The fitted ``temperature`` when ``calibrate`` is on (None when off); ``fix``
+    says what to do when none was fitted."""
+    if not calibrate:
+        return None
+    if temperature is None:
+        raise ValueError(f"calibrate=True, but no temperature_ was fitted: {fix}")
+    return temperature
+
+
+def calibrated(
+    logits: np.ndarray, temperature: float | np.ndarray | None
+) -> np.ndarray:
+    """``logits`` divided by ``temperature`` (one per column for a vector), as
+    temperature scaling does; None leaves them as they are."""
+    if temperature is None:
+        return logits
+    return (logits / np.asarray(temperature)).astype(logits.dtype)
+
+
 def in_units(
     standardised: np.ndarray, mean: np.ndarray, scale: np.ndarray
 ) -> np.ndarray:

@@ -267,6 +267,7 @@ def export_onnx(estimator: Any, path: str | os.PathLike, quantize: str | None) -
             "head_ratio": float(params["head_ratio"]),
         },
         "threshold": to_json(params.get("threshold"), "threshold"),
+        "calibrate": bool(params.get("calibrate", False)),
         "spec": {name: to_json(value, name) for name, value in spec.items()},
     }
     save_directory(path, files, meta)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -166,6 +167,40 @@ class BertTextRegressor(RegressorMixin, BertEstimator):
         """
         outputs = self._outputs(X)  # checks fitted before the spec is read
         return self._in_units(self._spec(), outputs)
+
+    def _explained_targets(
+        self, target: Any, outputs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        columns = np.asarray(0 if target is None else target)
+        columns = np.full(len(outputs), columns) if columns.ndim == 0 else columns
+        bad = [
+            c
+            for c in columns.tolist()
+            if not isinstance(c, Integral) or not 0 <= c < self.n_outputs_
+        ]
+        if bad or columns.shape != (len(outputs),):
+            raise ValueError(
+                f"target={(bad or [target])[0]!r} is not an output of this "
+                f"regressor: pass an int from 0 to {self.n_outputs_ - 1} (it has "
+                f"{self.n_outputs_} output(s)), or one per input of X."
+            )
+        return columns.astype(np.int64), columns.astype(np.int64)
+
+    def _explained_predictions(self, outputs: np.ndarray) -> list[Any]:
+        return self._in_units(self._spec(), outputs).tolist()
+
+    def _explained_output(self, logits: Any, columns: Any) -> Any:
+        import torch
+
+        index = columns.view(1, -1, 1).expand(len(logits), -1, 1)
+        scale, mean = (
+            torch.as_tensor(value, dtype=logits.dtype, device=logits.device)[columns]
+            for value in (self.target_scale_, self.target_mean_)
+        )
+        return logits.gather(-1, index).squeeze(-1) * scale + mean
+
+    def _explained_output_name(self) -> str:
+        return "predicted value"
 
     @staticmethod
     def _in_units(spec: Spec, standardised: np.ndarray) -> np.ndarray:

@@ -89,8 +89,8 @@ class OnnxPredictor:
     ``decision_function`` for a classifier (single- or multi-label), ``predict``
     for a regressor; and its fitted attributes ``classes_``, ``multilabel_``,
     ``thresholds_`` (classifier) or ``n_outputs_``, ``target_mean_``,
-    ``target_scale_`` (regressor). ``threshold`` is the estimator's at export
-    and may be changed here.
+    ``target_scale_`` (regressor). ``threshold`` and ``calibrate`` are the
+    estimator's at export and may be changed here.
 
     Parameters
     ----------
@@ -109,12 +109,16 @@ class OnnxPredictor:
         The ``quantize`` argument of the export.
     threshold : float or "auto"
         Multi-label only: the estimator's ``threshold`` at export; may be set.
+    calibrate : bool
+        Classifier only: the estimator's ``calibrate`` at export; may be set.
     classes_ : ndarray of shape (n_classes,)
         Classifier only: the labels ``predict`` returns.
     multilabel_ : bool
         Classifier only: whether the model is multi-label.
     thresholds_ : ndarray of shape (n_labels,) or None
         Classifier only: the tuned per-label thresholds, as the estimator's.
+    temperature_ : float, ndarray of shape (n_labels,) or None
+        Classifier only: the fitted temperature, as the estimator's.
     n_outputs_ : int
         Regressor only: the number of targets per input.
     target_mean_ : ndarray of shape (n_outputs,)
@@ -145,6 +149,7 @@ class OnnxPredictor:
         self.estimator = meta["estimator"]
         self.quantize = meta["quantize"]
         self.threshold = _persistence.from_json(meta["threshold"])
+        self.calibrate = bool(meta.get("calibrate", False))  # older exports lack it
         for name, value in meta["spec"].items():
             setattr(self, name, _persistence.from_json(value))
         self._meta = meta
@@ -192,18 +197,19 @@ class OnnxPredictor:
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits, as the classifier's ``decision_function``."""
         self._need_classifier("decision_function")
-        return _outputs.decision_scores(self._outputs(X), self.multilabel_)
+        return _outputs.decision_scores(self._logits(X), self.multilabel_)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probabilities, as the classifier's ``predict_proba``."""
         self._need_classifier("predict_proba")
-        return _outputs.probabilities(self._outputs(X), self.multilabel_)
+        return _outputs.probabilities(self._logits(X), self.multilabel_)
 
     def predict(self, X: Any) -> np.ndarray:
         """Labels (or a multi-label 0/1 matrix), or a regressor's targets."""
-        outputs = self._outputs(X)
         if not self._classifier:
+            outputs = self._outputs(X)
             return _outputs.in_units(outputs, self.target_mean_, self.target_scale_)
+        outputs = self._logits(X)
         thresholds: Any = 0.5
         if self.multilabel_:
             thresholds = _outputs.label_thresholds(
@@ -212,6 +218,15 @@ class OnnxPredictor:
                 "set a float threshold on this predictor.",
             )
         return _outputs.labels(outputs, self.classes_, self.multilabel_, thresholds)
+
+    def _logits(self, X: Any) -> np.ndarray:
+        """A classifier's logits, divided by its temperature with ``calibrate``."""
+        temperature = _outputs.temperature_in_use(
+            self.calibrate,
+            getattr(self, "temperature_", None),  # older exports lack it
+            "set calibrate=False on this predictor.",
+        )
+        return _outputs.calibrated(self._outputs(X), temperature)
 
     def _need_classifier(self, method: str) -> None:
         if not self._classifier:

@@ -188,6 +188,14 @@ def _check_stsb_regression(ns, figures):
     assert -1 <= ns["pearson"] <= 1 and -1 <= ns["spearman"] <= 1
 
 
+def _check_explain_sst2(ns, figures):
+    assert len(ns["explanation"]) == 40 and len(figures) == 2
+    assert np.median(ns["explanation"].completeness_error) < 0.05
+    assert len(ns["frame"]) == sum(len(words) for words in ns["explanation"].words)
+    assert ns["positive_words"] and ns["negative_words"]
+    assert set(ns["toward_positive"].target) == {"positive"}
+
+
 CHECKS = {
     name[len("_check_") :]: check
     for name, check in globals().items()

@@ -15,6 +15,7 @@ def test_exported_members():
         "BertTextClassifier",
         "BertTextEmbedder",
         "BertTextRegressor",
+        "Explanation",
         "__version__",
         "load",
     ]

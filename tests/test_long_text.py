@@ -170,6 +170,32 @@ def test_inputs_that_fit_are_read_whole(tokenizer, long_text_: str) -> None:
     assert len(tokenize(tokenizer, texts, long_text_).ids[2]) == MAX_LENGTH
 
 
+@pytest.mark.parametrize("long_text_", ["truncate", "head_tail", "chunk"])
+def test_sources_follow_every_reading(tokenizer, long_text_: str) -> None:
+    """``sources=True`` (for explanations) gives the same rows, and each token's
+    text, position, word and characters, from which its id comes back."""
+    texts = [long_text(30, 9), "good film", "playing fine"]
+    pairs = [(long_text(9, 10), long_text(25, 11)), ("the film", "was good")]
+    for inputs in (texts, pairs):
+        plain = tokenize(tokenizer, inputs, long_text_)
+        reading = _data.Reading(long_text_, 4, 0.25)
+        traced = _data.tokenize(tokenizer, inputs, MAX_LENGTH, 0, reading, True)
+        assert [r.tolist() for r in traced.ids] == [r.tolist() for r in plain.ids]
+        assert traced.doc is plain.doc or (traced.doc == plain.doc).all()
+        doc = np.arange(len(traced)) if traced.doc is None else traced.doc
+        for row, sources, d in zip(traced.ids, traced.sources, doc, strict=True):
+            item = inputs[d] if isinstance(inputs[d], tuple) else (inputs[d],)
+            special = sources[:, 0] < 0
+            assert (sources[special] == -1).all()
+            assert np.isin(row[special], tokenizer.all_special_ids).all()
+            for token, (part, position, _, start, end) in zip(
+                row[~special], sources[~special], strict=True
+            ):
+                assert ids_of(tokenizer, item[part])[position] == token
+                piece = tokenizer.convert_ids_to_tokens(int(token)).removeprefix("##")
+                assert item[part][start:end] == piece
+
+
 # --- chunk windows --------------------------------------------------------------------
 
 

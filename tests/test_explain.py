@@ -1,0 +1,326 @@
+"""Token attributions: ``explain`` on every estimator kind, on the tiny random BERT.
+
+Integrated gradients must add up to the change in the explained output
+(completeness), merge word pieces into words, follow ``long_text``, leave the
+model untouched, and give the same answer however often, in whatever batch and
+on however many threads it is asked.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import expit
+from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import InvalidParameterError
+
+from conftest import learning
+from skbert import BertTextClassifier, BertTextRegressor, Explanation
+
+TEXTS = [
+    "good film",
+    "great plot",
+    "bad film",
+    "awful plot",
+    "a very good story",
+    "the worst movie, really boring.",
+    "really fun acting",
+    "a dull and sad scene",
+] * 2
+LABELS = ["pos", "pos", "neg", "neg", "pos", "neg", "pos", "neg"] * 2
+PROBE = ["good film", "goodness, what an awful plot!", "the music was fine"]
+
+
+@pytest.fixture(scope="module")
+def clf(tiny_model: str) -> BertTextClassifier:
+    return learning(tiny_model).fit(TEXTS, LABELS)
+
+
+@pytest.fixture(scope="module")
+def explained(clf) -> Explanation:
+    return clf.explain(PROBE)
+
+
+def reference_ig(clf, text: str, column: int, n_points: int) -> np.ndarray:
+    """Integrated gradients by a midpoint Riemann sum, one point at a time:
+    the textbook definition, written independently of skbert's."""
+    encoded = clf.tokenizer_(text, return_tensors="pt")
+    ids = encoded["input_ids"]
+    special = torch.isin(ids, torch.as_tensor(clf.tokenizer_.all_special_ids))
+    baseline = torch.where(special, ids, clf.tokenizer_.pad_token_id)
+    embed = clf.model_.get_input_embeddings()
+    x, x0 = embed(ids).detach(), embed(baseline).detach()
+    total = torch.zeros_like(x)
+    for alpha in (np.arange(n_points) + 0.5) / n_points:
+        point = (x0 + float(alpha) * (x - x0)).requires_grad_(True)
+        logits = clf.model_(inputs_embeds=point).logits
+        torch.softmax(logits, -1)[0, column].backward()
+        total += point.grad
+    return ((total / n_points) * (x - x0)).sum(-1)[0, 1:-1].numpy()
+
+
+# --- what an explanation holds --------------------------------------------------------
+
+
+def test_explanation_has_tokens_words_and_scores_per_input(clf, explained):
+    assert isinstance(explained, Explanation) and len(explained) == len(PROBE)
+    for item, text in zip(explained, PROBE, strict=True):
+        assert item.text == text
+        assert len(item.tokens) == len(item.token_scores) > 0
+        assert len(item.words) == len(item.scores) == len(item.spans)
+        assert "[CLS]" not in item.tokens and "[SEP]" not in item.tokens
+        for word, (start, end) in zip(item.words, item.spans, strict=True):
+            assert text[start:end] == word
+    assert explained[0].words == ["good", "film"]
+    np.testing.assert_array_equal(explained.target, clf.predict(PROBE))
+    np.testing.assert_array_equal(explained.prediction, clf.predict(PROBE))
+    proba = clf.predict_proba(PROBE)
+    columns = np.searchsorted(clf.classes_, explained.target)
+    np.testing.assert_allclose(
+        explained.output, proba[np.arange(3), columns], rtol=1e-5
+    )
+
+
+def test_word_pieces_are_summed_into_words(explained):
+    item = explained[1]  # "goodness" is good ##n ##e ##s ##s in the tiny vocabulary
+    assert item.tokens[:5] == ["good", "##n", "##e", "##s", "##s"]
+    assert item.words[:2] == ["goodness", ","]
+    assert item.scores[0] == pytest.approx(item.token_scores[:5].sum(), abs=1e-7)
+    assert item.scores.sum() == pytest.approx(item.token_scores.sum(), abs=1e-6)
+    assert item.words[-3:] == ["awful", "plot", "!"]
+
+
+def test_attributions_add_up_to_the_change_in_output(clf):
+    explanation = clf.explain(PROBE, n_steps=64)
+    change = explanation.output - explanation.baseline_output
+    assert np.abs(change).min() > 1e-3  # the tiny model's outputs do move
+    sums = np.array([item.scores.sum() for item in explanation])
+    np.testing.assert_allclose(sums, change, rtol=1e-3, atol=1e-6)
+    assert (explanation.completeness_error < 1e-3).all()
+    assert explanation[0].delta == pytest.approx(sums[0] - change[0])
+
+
+def test_attributions_match_a_plain_riemann_sum(clf):
+    column = int(np.searchsorted(clf.classes_, "neg"))
+    reference = reference_ig(clf, PROBE[1], column, n_points=400)
+    found = clf.explain(PROBE[1:2], target="neg", n_steps=32)[0].token_scores
+    np.testing.assert_allclose(found, reference, atol=2e-4 * np.abs(reference).max())
+
+
+def test_more_steps_are_more_complete(clf):
+    few = clf.explain(PROBE, n_steps=2).completeness_error
+    many = clf.explain(PROBE, n_steps=32).completeness_error
+    assert many.mean() < few.mean()
+
+
+def test_any_class_can_be_explained_and_two_classes_mirror(clf):
+    pos = clf.explain(PROBE, target="pos")
+    neg = clf.explain(PROBE, target=["neg"] * 3)
+    assert pos.target.tolist() == ["pos"] * 3 and neg.target.tolist() == ["neg"] * 3
+    for a, b in zip(pos, neg, strict=True):  # p(neg) = 1 - p(pos)
+        np.testing.assert_allclose(a.scores, -b.scores, atol=1e-6)
+
+
+# --- determinism, batching, the model untouched, threads ------------------------------
+
+
+def test_explaining_is_deterministic_and_batch_independent(clf, explained):
+    again = clf.explain(PROBE)
+    alone = [clf.explain([text])[0] for text in PROBE]
+    for first, second, single in zip(explained, again, alone, strict=True):
+        np.testing.assert_array_equal(first.token_scores, second.token_scores)
+        np.testing.assert_allclose(first.token_scores, single.token_scores, atol=1e-6)
+
+
+def test_explaining_changes_no_weight_and_no_prediction(tiny_model):
+    clf = learning(tiny_model, epochs=2).fit(TEXTS, LABELS)
+    before = {k: v.clone() for k, v in clf.model_.state_dict().items()}
+    proba = clf.predict_proba(PROBE)
+    clf.explain(PROBE, n_steps=8)
+    for name, value in clf.model_.state_dict().items():
+        assert torch.equal(value, before[name]), name
+    assert all(p.grad is None for p in clf.model_.parameters())
+    assert not clf.model_.training
+    np.testing.assert_array_equal(clf.predict_proba(PROBE), proba)
+
+
+def test_explaining_is_safe_on_several_threads(clf):
+    expected = [clf.explain([text], n_steps=8)[0].token_scores for text in PROBE * 2]
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda t: clf.explain([t], n_steps=8)[0], PROBE * 2))
+    for item, scores in zip(found, expected, strict=True):
+        np.testing.assert_allclose(item.token_scores, scores, atol=1e-6)
+
+
+# --- every estimator kind -------------------------------------------------------------
+
+
+def test_text_pairs_are_explained_word_by_word_in_both_texts(tiny_model):
+    pairs = [(a, b) for a, b in zip(TEXTS, TEXTS[3:] + TEXTS[:3], strict=True)]
+    clf = learning(tiny_model, epochs=2).fit(pairs, LABELS)
+    explanation = clf.explain([("good film", "the plot was bad")], n_steps=32)
+    item = explanation[0]
+    assert item.words == ["good", "film", "the", "plot", "was", "bad"]
+    assert item.parts.tolist() == [0, 0, 1, 1, 1, 1]
+    assert item.completeness_error < 1e-3
+    frame = explanation.to_frame()
+    assert frame["part"].tolist() == [0, 0, 1, 1, 1, 1]
+
+
+def test_multilabel_explains_a_label_probability(tiny_model):
+    pairs = zip(TEXTS, LABELS, strict=True)
+    Y = np.array([[label == "pos", "plot" in text] for text, label in pairs])
+    clf = learning(tiny_model, epochs=2).fit(TEXTS, Y.astype(int))
+    explanation = clf.explain(PROBE, target=1, n_steps=32)
+    proba = expit(clf.decision_function(PROBE))[:, 1]
+    np.testing.assert_allclose(explanation.output, proba, rtol=1e-5)
+    assert (explanation.completeness_error < 1e-3).all()
+    default = clf.explain(PROBE, n_steps=4).target
+    np.testing.assert_array_equal(default, clf.predict_proba(PROBE).argmax(axis=1))
+    assert all(isinstance(p, tuple) for p in explanation.prediction)
+
+
+def test_regressor_explains_each_output_in_the_units_of_y(tiny_model):
+    y = np.c_[np.arange(16) % 4 * 10.0, np.arange(16) % 2]
+    reg = learning(tiny_model, BertTextRegressor, epochs=2).fit(TEXTS, y)
+    for output in (0, 1):
+        explanation = reg.explain(PROBE, target=output, n_steps=32)
+        np.testing.assert_allclose(
+            explanation.output, reg.predict(PROBE)[:, output], rtol=1e-5
+        )
+        change = explanation.output - explanation.baseline_output
+        sums = [item.scores.sum() for item in explanation]
+        np.testing.assert_allclose(sums, change, rtol=1e-3, atol=1e-5)
+    assert explanation.output_name == "predicted value"
+
+
+def test_chunked_documents_are_explained_whole_in_document_order(tiny_model):
+    text = "the worst movie, really boring and an awful plot but good music"
+    clf = learning(tiny_model, epochs=2, long_text="chunk", max_length=8, stride=2)
+    clf.fit(TEXTS, LABELS)
+    item = clf.explain([text], n_steps=32)[0]
+    assert item.tokens == clf.tokenizer_.tokenize(text)  # every token once, in order
+    assert " ".join(item.words) == "the worst movie , really boring and an awful " + (
+        "plot but good music"
+    )
+    assert item.output == pytest.approx(clf.predict_proba([text]).max(), rel=1e-5)
+    assert item.completeness_error < 1e-3
+
+
+def test_a_model_without_segment_ids_is_explained(tiny_distilbert):
+    clf = learning(tiny_distilbert, epochs=2).fit(TEXTS, LABELS)
+    explanation = clf.explain(PROBE, n_steps=32)
+    assert explanation[0].words == ["good", "film"]
+    assert (explanation.completeness_error < 1e-3).all()
+
+
+def test_truncated_text_explains_only_what_the_model_read(tiny_model):
+    clf = learning(tiny_model, epochs=1, max_length=5).fit(TEXTS, LABELS)
+    item = clf.explain(["a very good story indeed"], n_steps=8)[0]
+    assert item.words == ["a", "very", "good"]
+
+
+def test_calibrated_classifier_explains_the_calibrated_probability(tiny_model):
+    clf = learning(tiny_model, epochs=2, calibrate=True).fit(TEXTS, LABELS)
+    assert clf.temperature_ != 1.0
+    explanation = clf.explain(PROBE, target="pos", n_steps=32)
+    column = list(clf.classes_).index("pos")
+    np.testing.assert_allclose(
+        explanation.output, clf.predict_proba(PROBE)[:, column], rtol=1e-5
+    )
+    logits = clf.decision_function(PROBE)  # divided by the temperature already
+    assert np.allclose(explanation.output, expit(logits if column else -logits))
+
+
+# --- display --------------------------------------------------------------------------
+
+
+def test_to_frame_has_a_row_per_word(explained):
+    pd = pytest.importorskip("pandas")
+    frame = explained.to_frame()
+    assert isinstance(frame, pd.DataFrame)
+    assert {"text", "word", "attribution", "target", "prediction"} <= set(frame)
+    assert len(frame) == sum(len(item.words) for item in explained)
+    assert frame["text"].tolist() == [
+        i for i, item in enumerate(explained) for _ in item.words
+    ]
+    first = frame[frame["text"] == 1]
+    assert first["word"].tolist() == explained[1].words
+    np.testing.assert_array_equal(first["attribution"], explained[1].scores)
+
+
+def test_to_frame_without_pandas_says_what_to_install(explained, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ImportError, match="pip install pandas"):
+        explained.to_frame()
+
+
+def test_html_colours_every_word_by_its_sign(explained):
+    page = explained._repr_html_()
+    item = explained[1]
+    for word, score in zip(item.words, item.scores, strict=True):
+        colour = "0,150,0" if score >= 0 else "220,0,0"
+        assert f'title="{score:+.4f}">{word}</span>' in page
+        assert colour in page
+    assert "goodness, what an awful plot!" not in page  # split into words
+    assert page.count("<span") == sum(len(item.words) for item in explained)
+    dangerous = explained.__class__(
+        [explained[0].__class__(**{**vars(explained[0]), "text": "<b>x</b>"})],
+        "x",
+        1,
+    )
+    assert "<b>x</b>" not in dangerous._repr_html_()
+
+
+def test_plain_text_lists_every_word_with_its_score(explained):
+    text = str(explained)
+    assert text.count("\n[") == len(explained) - 1
+    for item in explained:
+        for word, score in zip(item.words, item.scores, strict=True):
+            assert f"{word}({score:+.3f})" in text.replace("\n    ", " ")
+    assert "n_steps=50" in repr(explained)
+
+
+def test_slicing_gives_an_explanation(explained):
+    part = explained[1:]
+    assert isinstance(part, Explanation) and len(part) == 2
+    assert part[0] is explained[1]
+
+
+# --- bad input ------------------------------------------------------------------------
+
+
+def test_explaining_an_unfitted_estimator_raises(tiny_model):
+    with pytest.raises(NotFittedError):
+        BertTextClassifier(tiny_model).explain(["good"])
+
+
+@pytest.mark.parametrize("empty", ["", "   "])
+def test_an_empty_text_is_named(clf, empty):
+    with pytest.raises(ValueError, match=r"Item 1 of X .* has no tokens to explain"):
+        clf.explain(["good", empty])
+
+
+def test_a_target_that_is_not_a_class_is_named(clf):
+    with pytest.raises(ValueError, match=r"target='maybe' is not a class .*'neg'"):
+        clf.explain(["good"], target="maybe")
+    with pytest.raises(ValueError, match="target has shape"):
+        clf.explain(["good", "bad"], target=["pos"] * 3)
+
+
+def test_a_regressor_output_out_of_range_is_named(tiny_model):
+    reg = learning(tiny_model, BertTextRegressor, epochs=1).fit(TEXTS, range(16))
+    for bad in (1, -1, "0"):
+        with pytest.raises(ValueError, match=f"target={bad!r} is not an output"):
+            reg.explain(["good"], target=bad)
+
+
+@pytest.mark.parametrize("n_steps", [0, 2.5, None])
+def test_bad_n_steps_is_named(clf, n_steps):
+    with pytest.raises(InvalidParameterError, match="'n_steps' parameter of"):
+        clf.explain(["good"], n_steps=n_steps)
