@@ -21,10 +21,13 @@ DEFAULT_DATA_DIR = Path(
 )
 
 
-def benchmark_parser(doc: str, folders: str) -> argparse.ArgumentParser:
+def benchmark_parser(
+    doc: str, folders: str, hyperparameters: bool = True
+) -> argparse.ArgumentParser:
     """A script's parser: its docstring's first paragraph as the description, and
     the options every benchmark takes; ``folders`` names the data folders it reads
-    ("sst2/ and imdb/")."""
+    ("sst2/ and imdb/"). ``hyperparameters=False`` leaves out the fine-tuning
+    options, for a script whose tools run with their own defaults."""
     parser = argparse.ArgumentParser(
         description=doc.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -33,12 +36,16 @@ def benchmark_parser(doc: str, folders: str) -> argparse.ArgumentParser:
         parser,
         f"folder holding {folders}: $SKBERT_DATA, else ../shared/data beside the "
         "repository",
+        hyperparameters,
     )
     return parser
 
 
-def add_common_arguments(parser: Any, data_help: str) -> None:
-    """The options every benchmark script takes: data, model, training, output."""
+def add_common_arguments(
+    parser: Any, data_help: str, hyperparameters: bool = True
+) -> None:
+    """The options every benchmark script takes: data, model, training (unless
+    ``hyperparameters`` is false), output."""
     parser.add_argument(
         "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help=data_help
     )
@@ -47,6 +54,25 @@ def add_common_arguments(parser: Any, data_help: str) -> None:
         default="sentence-transformers/all-MiniLM-L6-v2",
         help="hub id or local directory of the model to fine-tune",
     )
+    if hyperparameters:
+        add_hyperparameters(parser)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds the data sample, the new head, dropout and the batch order",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads in every child; torch's own choice when omitted",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="write results here")
+
+
+def add_hyperparameters(parser: Any) -> None:
+    """The fine-tuning options: epochs, learning rate, batches, decay, schedule."""
     hyper = parser.add_argument_group("hyperparameters of the fine-tuned models")
     hyper.add_argument(
         "--epochs", type=int, default=1, help="passes over the training sample"
@@ -72,19 +98,6 @@ def add_common_arguments(parser: Any, data_help: str) -> None:
     hyper.add_argument(
         "--max-grad-norm", type=float, default=1.0, help="gradient clipping norm"
     )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="seeds the data sample, the new head, dropout and the batch order",
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch.set_num_threads in every child; torch's own choice when omitted",
-    )
-    parser.add_argument("--json", type=Path, default=None, help="write results here")
 
 
 def job_of(args: Any, tool: str, model_dir: str, max_length: int) -> Job:
@@ -101,6 +114,23 @@ def job_of(args: Any, tool: str, model_dir: str, max_length: int) -> Job:
         max_grad_norm=args.max_grad_norm,
         seed=args.seed,
         threads=args.threads,
+    )
+
+
+def add_names(
+    parser: Any,
+    flag: str,
+    known: Iterable[str],
+    default: Iterable[str] | None = None,
+    note: str = "",
+) -> None:
+    """A comma-separated option (``--tools``, ``--datasets``), read with
+    :func:`names`: every name in ``known`` by default, or those of ``default``."""
+    known = list(known)
+    parser.add_argument(
+        flag,
+        default=",".join(known if default is None else default),
+        help=f"comma-separated, in this order{note}: {', '.join(known)}",
     )
 
 

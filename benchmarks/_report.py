@@ -23,6 +23,7 @@ from typing import Any
 SCORE_NAMES = {
     "accuracy": "accuracy",
     "f1": "F1",
+    "macro_f1": "macro-F1",
     "pearson": "Pearson",
     "spearman": "Spearman",
 }
@@ -173,10 +174,13 @@ def environment(packages: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def write_json(path: Path, report: dict[str, Any]) -> None:
+def write_json(path: Path, report: dict[str, Any], quiet: bool = False) -> None:
+    """Write ``report``; say so on stdout unless ``quiet`` (a file rewritten as a
+    long run goes)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nWrote {path}")
+    if not quiet:
+        print(f"\nWrote {path}")
 
 
 def config_of(args: Any) -> dict[str, Any]:

@@ -58,7 +58,7 @@ from typing import Any
 
 import _tools
 from _child import Runner, resolve_model
-from _cli import benchmark_parser, job_of, names, sample
+from _cli import add_names, benchmark_parser, job_of, names, sample
 from _report import (
     SCORE_NAMES,
     config_of,
@@ -306,17 +306,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--max-length", type=int, default=128, help="tokens per pair, both texts"
     )
-    parser.add_argument(
-        "--datasets",
-        default=",".join(DATASETS),
-        help=f"comma-separated: {', '.join(DATASETS)}",
-    )
-    parser.add_argument(
-        "--tools",
-        default=",".join(DEFAULT_TOOLS),
-        help="comma-separated tools to run, in this order (embed runs on STS-B "
-        f"only): {', '.join(TOOLS)}",
-    )
+    add_names(parser, "--datasets", DATASETS)
+    add_names(parser, "--tools", TOOLS, DEFAULT_TOOLS, " (embed runs on STS-B only)")
     parser.add_argument(
         "--repeat",
         type=int,

@@ -200,3 +200,99 @@ def test_inference_rounds_keep_each_variant_fastest_pass(monkeypatch):
     assert best["predict_times_s"] == [3.0, 2.5, 2.0, 2.2]
     # The latency of the round with the lowest one-text median, whole.
     assert best["latency"] is first["latency"]
+
+
+@pytest.mark.slow
+def test_few_shot_benchmark_runs_end_to_end(tiny_model, tmp_path):
+    data = shared_data("sst2/train.csv.gz", "sst2/validation.csv.gz")
+    tools = ["skbert", "embedder-sup", "embedder", "tfidf"]
+    if importlib.util.find_spec("setfit") is not None:
+        tools[2:2] = ["setfit", "setfit-20"]
+    out, picture = tmp_path / "few_shot.json", tmp_path / "few_shot.png"
+    done = run_benchmark(
+        "bench_few_shot.py",
+        *("--model", tiny_model, "--data-dir", str(data), "--datasets", "sst2"),
+        *("--tools", ",".join(tools), "--sizes", "4,8", "--n-seeds", "1"),
+        *("--n-eval", "16", "--skip", "setfit:8", "--json", str(out)),
+        *("--plot", str(picture)),
+    )
+    report = json.loads(out.read_text())
+    small, large = report["settings"]
+    assert (small["size"], large["size"]) == (4, 8)
+    assert small["classes"] == ["negative", "positive"] and small["chance"] == 0.5
+    assert small["n_eval"] == 16
+    assert list(small["summary"]) == tools
+    assert "setfit" not in large["summary"]
+    assert large["skipped"] == (["setfit"] if "setfit" in tools else [])
+    for setting in (small, large):
+        assert len(setting["results"]) == len(setting["summary"])
+        for result in setting["results"]:
+            assert result["seed"] == 0 and result["n_train"] == 2 * setting["size"]
+            assert 0 <= result["macro_f1"] <= 1 and 0 <= result["accuracy"] <= 1
+            assert result["fit_s"] > 0 and result["predict_s"] > 0
+        for summary in setting["summary"].values():
+            assert summary["n_seeds"] == 1 and summary["accuracy_std"] == 0
+    # The bars where the run has the tools to check them.
+    assert "accuracy above embedder" in done.stdout
+    assert "| tool | accuracy | macro-F1 | fit s | predict s |" in done.stdout
+    assert picture.read_bytes().startswith(b"\x89PNG")
+
+
+def test_few_shot_samples_are_balanced_nested_and_seeded(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import bench_few_shot
+
+    labels = ["a"] * 30 + ["b"] * 20 + ["c"] * 10
+    eight = bench_few_shot.per_class_sample(labels, 8, seed=3)
+    assert sorted(labels[i] for i in eight) == ["a"] * 8 + ["b"] * 8 + ["c"] * 8
+    assert set(eight) <= set(bench_few_shot.per_class_sample(labels, 10, seed=3))
+    assert eight == bench_few_shot.per_class_sample(labels, 8, seed=3)
+    assert eight != bench_few_shot.per_class_sample(labels, 8, seed=4)
+    with pytest.raises(SystemExit, match="Class 'c' has 10 texts, not 11"):
+        bench_few_shot.per_class_sample(labels, 11, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("key", "n_classes"), [("goemotions-ekman", 7), ("goemotions-sentiment", 4)]
+)
+def test_few_shot_goemotions_keeps_single_label_comments_mapped(
+    monkeypatch, key, n_classes
+):
+    data = shared_data("goemotions/validation.csv.gz")
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import bench_few_shot
+
+    dataset = bench_few_shot.DATASETS[key]
+    # Each of GoEmotions' 28 labels in exactly one group.
+    grouped = sorted(label for olds in dataset.mapping.values() for label in olds)
+    assert len(grouped) == len(set(grouped)) == 28
+    texts, labels = dataset.load("validation", data)
+    assert len(texts) == len(labels) == 4548  # the single-label comments
+    assert sorted(set(labels)) == sorted(dataset.mapping) and len(set(labels)) == (
+        n_classes
+    )
+
+
+def test_few_shot_bars_compare_skbert_with_setfit_and_embeddings(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import bench_few_shot
+
+    def tool(accuracy, fit_s):
+        return {"accuracy": accuracy, "fit_s": fit_s}
+
+    setting = {
+        "chance": 0.25,
+        "summary": {
+            "skbert": tool(0.50, 30.0),
+            "embedder-sup": tool(0.47, 50.0),
+            "setfit": tool(0.48, 100.0),
+            "embedder": tool(0.52, 10.0),
+        },
+    }
+    found = bench_few_shot.bars(setting)
+    assert found["accuracy above setfit"]["met"]
+    assert not found["accuracy above embedder"]["met"]
+    assert found["accuracy above chance"]["value"] == pytest.approx(25.0)
+    assert found["fit time / setfit"] == {"value": 0.3, "target": "<= 1", "met": True}
+    assert found["embedder-sup accuracy against setfit"]["met"]  # 1 point below
+    assert "accuracy above setfit-20" not in found
