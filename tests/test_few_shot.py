@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import round_trip
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
+from conftest import round_trip
 from skbert import BertTextClassifier, BertTextEmbedder, BertTextRegressor, _hub
 
 TEXTS = ["good film", "great plot", "bad film", "awful plot", "fine acting"] * 2
