@@ -672,7 +672,10 @@ class BertEstimator(BaseEstimator):
             at = np.random.default_rng([seed, 1]).permutation(train_at)
             at = at[:HEAD_INIT_INPUTS]
             features = self._head_features(model, tokenizer, encoded.subset(at), device)
-            head = self._linear_head(spec, features, targets[at], weights[at])
+            # Only relative weights matter to the loss; the probe's penalty must
+            # not grow or shrink with their scale, so it sees them at mean 1.
+            relative = weights[at] / max(float(np.mean(weights[at])), 1e-12)
+            head = self._linear_head(spec, features, targets[at], relative)
             _engine.set_output_layer(model, *head)
         rows = encoded.subset(train_at)
         batches = _data.TrainBatches(

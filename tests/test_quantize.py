@@ -77,7 +77,8 @@ def test_encoder_linears_are_int8_pooler_and_head_fp32(clf, monkeypatch, amx):
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_full_range_linear_quantises_activations_to_8_bits():
     """Its outputs are torch's kernel called with ``reduce_range=False``, which
-    differ from the stock module's 7-bit ones and are closer to fp32."""
+    differ from the stock module's 7-bit ones: closer to fp32 on AMX, further on
+    AVX2, which is why :func:`quantized_int8` only uses it on AMX."""
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
     from skbert import _engine
@@ -96,7 +97,14 @@ def test_full_range_linear_quantises_activations_to_8_bits():
             exact, eight, seven = layer(x), full(x), stock(x)
     torch.testing.assert_close(eight, expected, rtol=0, atol=0)
     assert not torch.equal(eight, seven)
-    assert (eight - exact).abs().mean() < (seven - exact).abs().mean()
+    eight_error = (eight - exact).abs().mean()
+    seven_error = (seven - exact).abs().mean()
+    if _engine.int8_engine() == "onednn":  # AMX: exact 32-bit sums, 8 bits win
+        assert eight_error < seven_error
+    elif torch.backends.cpu.get_cpu_capability() == "AVX2":
+        # Why quantized_int8 keeps torch's 7-bit module off AMX: AVX2's 16-bit
+        # pair sums saturate with 8-bit activations (0.046 against 0.0086 here).
+        assert eight_error > seven_error
 
 
 def test_the_int8_copy_is_made_once(clf, monkeypatch):
