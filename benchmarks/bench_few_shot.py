@@ -26,7 +26,7 @@ child process, one after the other (the harness's :class:`~_child.Runner`):
 * ``skbert``: ``BertTextClassifier(random_state=seed)``, every other parameter
   at its default (the few-shot recipe: pooling as the checkpoint, a
   linear-probe head, at least 50 optimizer steps);
-* ``embedder-sup``: ``make_pipeline(BertTextEmbedder(epochs=1,
+* ``embedder-sup``: ``make_pipeline(BertTextEmbedder(epochs="auto",
   random_state=seed), LogisticRegression(max_iter=1000))``, the contrastive
   fine-tuning of the embedder (SetFit as a pipeline);
 * ``setfit``: SetFit 1.2, ``SetFitModel.from_pretrained(model)`` and its
@@ -166,7 +166,7 @@ def run_skbert(job: Job, data: Data) -> dict[str, Any]:
     )
 
 
-def run_embedder(job: Job, data: Data, *, epochs: int) -> dict[str, Any]:
+def run_embedder(job: Job, data: Data, *, epochs: int | str) -> dict[str, Any]:
     """The embedder (contrastively fine-tuned when ``epochs``) and a linear model."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -220,7 +220,7 @@ def run_setfit(job: Job, data: Data, *, num_iterations: int | None) -> dict[str,
     )
 
 
-def embedder_tool(label: str, epochs: int) -> Tool:
+def embedder_tool(label: str, epochs: int | str) -> Tool:
     modules = (*HF, "skbert", "sklearn.linear_model")
     return Tool(label, modules, functools.partial(run_embedder, epochs=epochs))
 
@@ -232,7 +232,9 @@ def setfit_tool(label: str, num_iterations: int | None) -> Tool:
 
 TOOLS: dict[str, Tool] = {
     "skbert": Tool("skbert BertTextClassifier()", (*HF, "skbert"), run_skbert),
-    "embedder-sup": embedder_tool("BertTextEmbedder(epochs=1) + LogisticRegression", 1),
+    "embedder-sup": embedder_tool(
+        'BertTextEmbedder(epochs="auto") + LogisticRegression', "auto"
+    ),
     "setfit": setfit_tool("SetFit, defaults", None),
     "setfit-20": setfit_tool("SetFit, num_iterations=20", 20),
     "embedder": embedder_tool("BertTextEmbedder() + LogisticRegression, untrained", 0),

@@ -87,29 +87,33 @@ SHARED_PARAMETERS = """\
         the checkpoint was trained to produce. The choice is recorded in the
         fitted model's ``config.json`` (``skbert_pooling``); a plain
         transformers ``pipeline`` ignores it and reads the first token.
-    head_init : {"linear", "random"}, default="linear"
+    head_init : {"auto", "linear", "random"}, default="auto"
         How the new head starts. "linear" fits a linear model (a logistic
-        regression per class or label, a ridge regression for numbers) to
-        what the head reads of the pretrained model, on up to 1,024 training
-        inputs, and starts the head there: fine-tuning then begins from a
-        linear probe of the checkpoint instead of a random head, which is what
-        lets a few dozen texts teach it something (LP-FT, Kumar et al. 2022).
-        "random" is transformers' random initialisation. Not used when
-        ``warm_start`` continues a fitted model.
+        regression per class or label, a ridge regression with its penalty
+        chosen by leave-one-out for numbers) to what the head reads of the
+        pretrained model, on up to 1,024 training inputs, and starts the head
+        there: fine-tuning then begins from a linear probe of the checkpoint
+        instead of a random head (LP-FT, Kumar et al. 2022). "random" is
+        transformers' random initialisation. "auto" is "linear" for
+        ``BertTextClassifier`` and "random" for ``BertTextRegressor``, as
+        measured (SST-2, 8 texts per class, 3 seeds: accuracy 0.601 linear,
+        0.563 random; STS-B, 800 pairs, 2 epochs: Pearson 0.685 linear, 0.731
+        random). Not used when ``warm_start`` continues a fitted model.
     batch_size : int, default=32
         Inputs per training step. Prediction uses batches twice this size,
         on the CPU also capped at a number of tokens (4,096 for MiniLM-L6)
         that keeps each activation small enough for the allocator to reuse.
     learning_rate : float, default=1e-4
         Peak learning rate of AdamW.
-    epochs : int, default=3
-        Passes over the training data; more when that would make fewer than
-        ``min_steps`` optimizer steps.
+    epochs : int or "auto", default="auto"
+        Passes over the training data. ``"auto"`` is 3 passes, or as many as
+        ``min_steps`` optimizer steps need when that is more: on small data (a
+        few dozen texts) 3 passes are only a handful of steps. An integer is
+        exactly that many passes (``n_iter_`` says how many ran).
     min_steps : int, default=50
-        The fewest optimizer steps a ``fit`` takes: on small data (a few dozen
-        texts) ``epochs`` passes are only a handful of steps, so ``fit`` runs as
-        many passes as ``min_steps`` steps need (``n_iter_`` says how many).
-        0 trains exactly ``epochs`` passes. ``partial_fit`` always runs one.
+        The fewest optimizer steps of a ``fit`` with ``epochs="auto"``;
+        ignored when ``epochs`` is an integer. ``partial_fit`` always runs one
+        pass.
     weight_decay : float, default=0.01
         AdamW weight decay; biases and normalisation weights are never decayed.
     warmup_ratio : float, default=0.1
@@ -231,6 +235,20 @@ def with_default_parameters(cls: type, state: dict[str, Any]) -> dict[str, Any]:
     return {**defaults, **state}
 
 
+AUTO_EPOCHS = 3
+
+
+def epochs_and_steps(
+    epochs: int | str, min_steps: int, auto: int = AUTO_EPOCHS
+) -> dict[str, int]:
+    """``TrainConfig``'s ``epochs`` and ``min_steps`` for an ``epochs`` parameter:
+    ``"auto"`` is ``auto`` passes or ``min_steps`` steps, whichever is more; an
+    integer is exactly that many passes."""
+    if epochs == "auto":
+        return {"epochs": auto, "min_steps": min_steps}
+    return {"epochs": int(epochs), "min_steps": 0}
+
+
 def seed_of(random_state: Any) -> int:
     """An int seed from a ``random_state`` parameter; None draws fresh entropy
     without touching the global NumPy state."""
@@ -303,6 +321,8 @@ class BertEstimator(BaseEstimator):
     _loss_kind: ClassVar[str]
     _problem: ClassVar[str]
     _stratify: ClassVar[bool]
+    # What head_init="auto" means for the task (see the parameter's docs).
+    _auto_head_init: ClassVar[str]
     _spec_attributes: ClassVar[tuple[str, ...]]
     # Values of spec attributes that files of an older skbert lack.
     _spec_defaults: ClassVar[Spec] = {}
@@ -315,10 +335,10 @@ class BertEstimator(BaseEstimator):
         "head_ratio": [Interval(Real, 0.0, 1.0, closed="both")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0.0, None, closed="neither")],
-        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "min_steps": [Interval(Integral, 0, None, closed="left")],
         "pooling": [StrOptions({"auto", "cls", "mean"})],
-        "head_init": [StrOptions({"linear", "random"})],
+        "head_init": [StrOptions({"auto", "linear", "random"})],
         "weight_decay": [Interval(Real, 0.0, None, closed="left")],
         "warmup_ratio": [Interval(Real, 0.0, 1.0, closed="both")],
         "max_grad_norm": [Interval(Real, 0.0, None, closed="neither"), None],
@@ -351,10 +371,10 @@ class BertEstimator(BaseEstimator):
         stride: int = 32,
         head_ratio: float = 0.25,
         pooling: str = "auto",
-        head_init: str = "linear",
+        head_init: str = "auto",
         batch_size: int = 32,
         learning_rate: float = 1e-4,
-        epochs: int = 3,
+        epochs: int | str = "auto",
         min_steps: int = 50,
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
@@ -668,7 +688,8 @@ class BertEstimator(BaseEstimator):
             view._record(spec, model, tokenizer, device, max_length, precision)
             if early_stopping:
                 evaluate = self._evaluator(view, spec, loss, val_encoded, *held)
-        if not continuing and self.head_init == "linear":
+        head_init = self._auto_head_init if self.head_init == "auto" else self.head_init
+        if not continuing and head_init == "linear":
             at = np.random.default_rng([seed, 1]).permutation(train_at)
             at = at[:HEAD_INIT_INPUTS]
             features = self._head_features(model, tokenizer, encoded.subset(at), device)
@@ -886,8 +907,7 @@ class BertEstimator(BaseEstimator):
         incremental: bool,
     ) -> _engine.TrainConfig:
         return _engine.TrainConfig(
-            epochs=1 if incremental else self.epochs,
-            min_steps=0 if incremental else self.min_steps,
+            **epochs_and_steps(1 if incremental else self.epochs, self.min_steps),
             learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
             warmup_ratio=self.warmup_ratio,

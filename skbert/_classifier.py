@@ -119,6 +119,7 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
     _loss_kind = "cross_entropy"
     _problem = "single_label_classification"
     _stratify = True
+    _auto_head_init = "linear"
     _spec_attributes = ("classes_", "multilabel_", "thresholds_", "temperature_")
     _spec_defaults: ClassVar[Spec] = {
         "multilabel_": False,

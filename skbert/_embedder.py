@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _data, _engine, _hub, _persistence
 from ._base import (
     N_JOBS_CONSTRAINT,
+    epochs_and_steps,
     seed_of,
     validate_parameter,
     with_default_parameters,
@@ -47,7 +48,7 @@ class BertTextEmbedder(
     texts, as SetFit's first step does: every pair of texts in a batch is
     pulled towards cosine similarity 1 when they share a label and 0 when they
     do not (SetFit's ``CosineSimilarityLoss``), with AdamW, a linear warm-up
-    and decay. ``make_pipeline(BertTextEmbedder(epochs=1),
+    and decay. ``make_pipeline(BertTextEmbedder(epochs="auto"),
     LogisticRegression())`` is then SetFit as a scikit-learn pipeline.
 
     Parameters
@@ -81,15 +82,18 @@ class BertTextEmbedder(
     n_jobs : int, default=None
         Torch threads for ``transform``, set on entry and restored on exit.
         None leaves torch's setting; -1 uses every usable core.
-    epochs : int, default=0
+    epochs : int or "auto", default=0
         Passes of contrastive fine-tuning over the texts when ``fit`` gets
         labels ``y``; 0 keeps the pretrained encoder (``y`` is then ignored, as
         in a ``Pipeline`` of the untrained embedder and a classifier).
+        ``"auto"`` is one pass, or as many as ``min_steps`` optimizer steps
+        need when that is more.
     learning_rate : float, default=2e-5
         Peak learning rate of AdamW in fine-tuning (SetFit's default).
     min_steps : int, default=50
-        The fewest optimizer steps of fine-tuning: on a few dozen texts
-        ``epochs`` passes are only a few steps, so more passes are run.
+        The fewest optimizer steps of fine-tuning with ``epochs="auto"``: on a
+        few dozen texts one pass is only a few steps. Ignored when ``epochs``
+        is an integer.
     random_state : int, RandomState instance or None, default=None
         Seeds the batch order and dropout of fine-tuning.
     verbose : int, default=0
@@ -99,8 +103,9 @@ class BertTextEmbedder(
     -----
     The number of pairs is bounded by the batches, not by the number of
     texts: each optimizer step sees the ``batch_size * (batch_size - 1) / 2``
-    pairs of one batch, and ``fit`` takes ``max(epochs * n_batches,
-    min_steps)`` steps, so the pairs grow linearly with the data. (SetFit
+    pairs of one batch, and ``fit`` takes ``epochs * n_batches`` steps
+    (``max(n_batches, min_steps)`` with ``epochs="auto"``), so the pairs grow
+    linearly with the data. (SetFit
     draws ``num_iterations`` pairs per text per class-balanced round; unbounded
     pair counts are what made some of its users' runs last hours.)
 
@@ -141,7 +146,7 @@ class BertTextEmbedder(
         "device": [str],
         "precision": [StrOptions({"auto", "fp32", "bf16", "fp16"})],
         "n_jobs": N_JOBS_CONSTRAINT,
-        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "epochs": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "learning_rate": [Interval(Real, 0.0, None, closed="neither")],
         "min_steps": [Interval(Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
@@ -159,7 +164,7 @@ class BertTextEmbedder(
         device: str = "auto",
         precision: str = "auto",
         n_jobs: int | None = None,
-        epochs: int = 0,
+        epochs: int | str = 0,
         learning_rate: float = 2e-5,
         min_steps: int = 50,
         random_state: int | np.random.RandomState | None = None,
@@ -209,7 +214,7 @@ class BertTextEmbedder(
         check_device_string(self.device, type(self).__name__)
         texts = None if X is None else _data.check_texts(X)
         codes = None
-        if self.epochs > 0 and y is not None:
+        if self.epochs != 0 and y is not None:
             if texts is None:
                 raise ValueError(
                     "y is passed to BertTextEmbedder.fit without X; pass the "
@@ -251,8 +256,7 @@ class BertTextEmbedder(
             encoded, codes, self.batch_size, _data.pad_id_of(tokenizer), seed
         )
         config = _engine.TrainConfig(
-            epochs=self.epochs,
-            min_steps=self.min_steps,
+            **epochs_and_steps(self.epochs, self.min_steps, auto=1),
             learning_rate=self.learning_rate,
             weight_decay=0.01,
             warmup_ratio=0.1,

@@ -55,31 +55,39 @@ def mean_pooled_model(tiny_model: str, tmp_path_factory) -> str:
 # ---------------------------------------------------------------- step floor
 
 
-def test_small_data_trains_at_least_min_steps(tiny_model):
+def test_auto_epochs_train_at_least_min_steps(tiny_model):
     # 10 texts in batches of 4: 3 steps an epoch, so 20 steps need 7 epochs.
-    clf = small(tiny_model, min_steps=20).fit(TEXTS, LABELS)
+    clf = small(tiny_model, epochs="auto", min_steps=20).fit(TEXTS, LABELS)
     assert clf.n_iter_ == 7
     assert len(clf.loss_curve_) == len(clf.history_) == 7
 
 
-def test_min_steps_zero_trains_exactly_epochs(tiny_model):
-    clf = small(tiny_model, epochs=2, min_steps=0).fit(TEXTS, LABELS)
-    assert clf.n_iter_ == 2
+def test_auto_epochs_are_three_when_min_steps_are_reached(tiny_model):
+    clf = small(tiny_model, epochs="auto", min_steps=3).fit(TEXTS, LABELS)
+    assert clf.n_iter_ == 3  # 9 steps already
 
 
-def test_min_steps_does_not_shorten_or_stretch_larger_data(tiny_model):
-    clf = small(tiny_model, epochs=2, min_steps=3).fit(TEXTS, LABELS)
-    assert clf.n_iter_ == 2  # 6 steps already
+@pytest.mark.parametrize("epochs", [1, np.int64(2)])
+def test_integer_epochs_are_exact_whatever_min_steps(tiny_model, epochs):
+    # A grid or halving search over epochs must get the epochs it asks for.
+    clf = small(tiny_model, epochs=epochs, min_steps=50).fit(TEXTS, LABELS)
+    assert clf.n_iter_ == epochs
+
+
+def test_epochs_is_validated(tiny_model):
+    with pytest.raises(ValueError, match="'epochs' parameter of BertTextClassifier"):
+        small(tiny_model, epochs="many").fit(TEXTS, LABELS)
 
 
 def test_partial_fit_stays_one_epoch_whatever_min_steps(tiny_model):
-    clf = small(tiny_model, min_steps=50)
+    clf = small(tiny_model, epochs="auto", min_steps=50)
     clf.partial_fit(TEXTS, LABELS, classes=["neg", "pos"])
     assert clf.n_iter_ == 1
 
 
 def test_the_learning_rate_decays_over_the_stretched_run(tiny_model):
-    clf = small(tiny_model, min_steps=20, warmup_ratio=0.0).fit(TEXTS, LABELS)
+    clf = small(tiny_model, epochs="auto", min_steps=20, warmup_ratio=0.0)
+    clf.fit(TEXTS, LABELS)
     rates = [record["learning_rate"] for record in clf.history_]
     assert rates == sorted(rates, reverse=True)
     assert rates[-1] < 0.2 * rates[0]  # linear decay over all 21 steps
@@ -116,21 +124,47 @@ def test_random_head_init_differs_from_the_linear_one(tiny_model):
 
 
 def test_linear_head_of_a_regressor_is_a_ridge_fit(tiny_model):
-    from sklearn.linear_model import Ridge
+    from sklearn.linear_model import RidgeCV
+
+    from skbert._regressor import RIDGE_ALPHAS
 
     y = np.linspace(0.0, 5.0, len(TEXTS))
     reg = BertTextRegressor(
         tiny_model,
         pooling="mean",
+        head_init="linear",
         learning_rate=1e-12,
         min_steps=0,
         epochs=1,
         random_state=0,
     ).fit(TEXTS, y)
     standardised = (y - y.mean()) / y.std()
-    ridge = Ridge(alpha=1.0).fit(_features(tiny_model, TEXTS), standardised)
+    ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(_features(tiny_model, TEXTS), standardised)
     expected = ridge.predict(_features(tiny_model, TEXTS)) * y.std() + y.mean()
     np.testing.assert_allclose(reg.predict(TEXTS), expected, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("estimator", "same_as"),
+    [(BertTextClassifier, "linear"), (BertTextRegressor, "random")],
+)
+def test_auto_head_init_is_linear_for_classes_and_random_for_numbers(
+    tiny_model, estimator, same_as
+):
+    y = LABELS if estimator is BertTextClassifier else np.linspace(0, 5, len(TEXTS))
+
+    def fitted(head_init: str) -> np.ndarray:
+        model = estimator(
+            tiny_model,
+            head_init=head_init,
+            epochs=1,
+            learning_rate=1e-12,
+            random_state=0,
+        )
+        return model.fit(TEXTS, y).predict(TEXTS)
+
+    np.testing.assert_array_equal(fitted("auto"), fitted(same_as))
+    assert not np.array_equal(fitted("linear"), fitted("random"))
 
 
 def test_linear_head_for_multilabel_and_a_label_without_positives(tiny_model):
@@ -203,7 +237,7 @@ def test_pooling_is_validated(tiny_model):
 def test_embedder_fit_with_labels_changes_the_embeddings(tiny_model):
     before = BertTextEmbedder(tiny_model).fit(TEXTS, LABELS).transform(TEXTS)
     tuned = BertTextEmbedder(
-        tiny_model, epochs=1, min_steps=10, learning_rate=1e-3, random_state=0
+        tiny_model, epochs="auto", min_steps=10, learning_rate=1e-3, random_state=0
     ).fit(TEXTS, LABELS)
     after = tuned.transform(TEXTS)
     assert not np.allclose(before, after, atol=1e-4)
@@ -227,7 +261,7 @@ def test_embedder_fit_without_labels_or_epochs_stays_pretrained(tiny_model):
 def test_embedder_fit_is_seeded(tiny_model):
     def tuned(seed: int) -> np.ndarray:
         embedder = BertTextEmbedder(
-            tiny_model, epochs=1, min_steps=5, learning_rate=1e-3, random_state=seed
+            tiny_model, epochs=3, learning_rate=1e-3, random_state=seed
         )
         return embedder.fit(TEXTS, LABELS).transform(TEXTS)
 
@@ -236,7 +270,7 @@ def test_embedder_fit_is_seeded(tiny_model):
 
 def test_supervised_embedder_in_a_grid_search_and_round_trips(tiny_model, tmp_path):
     pipe = make_pipeline(
-        BertTextEmbedder(tiny_model, epochs=1, min_steps=2, random_state=0),
+        BertTextEmbedder(tiny_model, epochs=2, random_state=0),
         LogisticRegression(),
     )
     grid = GridSearchCV(

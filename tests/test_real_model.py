@@ -122,9 +122,12 @@ def test_multilabel_thresholds_learn_goemotions(data_home):
     """Multi-label: six GoEmotions labels (3% to 33% positives), 1,000 training texts,
     2 epochs, 600 test texts; thresholds tuned on the held-out tenth.
 
-    Measured while writing this test (2026-12-02): macro-F1 0.563 at the tuned
-    thresholds, 0.360 for the same model at 0.5 (the balanced positive weights push
-    probabilities up, so 0.5 over-predicts).
+    Measured while writing this test (2026-12-02, a random head): macro-F1 0.563
+    at the tuned thresholds, 0.360 for the same model at 0.5 (the balanced positive
+    weights push probabilities up, so 0.5 over-predicts). Since the head starts from
+    a linear probe (2026-12-05): 0.584 tuned, 0.592 at 0.5: the probe's start is
+    already calibrated near 0.5, and thresholds tuned on 100 held-out texts cost
+    little.
     """
     from sklearn.metrics import f1_score
     from sklearn.preprocessing import MultiLabelBinarizer
@@ -148,5 +151,5 @@ def test_multilabel_thresholds_learn_goemotions(data_home):
     fixed = f1_score(
         Y_test, clf.set_params(threshold=0.5).predict(X_test), average="macro"
     )
-    assert tuned >= 0.45
-    assert tuned >= fixed + 0.05
+    assert tuned >= 0.5
+    assert tuned >= fixed - 0.03
