@@ -21,6 +21,20 @@ ROOT = Path(__file__).resolve().parent
 SIBLING_DATA = ROOT.parent / "shared" / "data"
 
 
+def property_examples(default: int) -> int:
+    """How many generated inputs a property test draws: ``default`` per CI run, or
+    ``$SKBERT_PROPERTY_EXAMPLES`` for a thorough run (docs/reliability.md records
+    one at 10,000)."""
+    wanted = os.environ.get("SKBERT_PROPERTY_EXAMPLES")
+    if not wanted:
+        return default
+    if not wanted.isdigit() or int(wanted) < 1:
+        raise ValueError(
+            f"SKBERT_PROPERTY_EXAMPLES must be a positive integer; got {wanted!r}"
+        )
+    return int(wanted)
+
+
 def shared_data(*needed: str) -> Path:
     """The folder of the shipped ``<dataset>/<split>.csv.gz`` files.
 

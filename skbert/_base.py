@@ -1056,7 +1056,9 @@ class BertEstimator(BaseEstimator):
         >>> from skbert import BertTextClassifier
         >>> texts = ["good film", "great plot", "bad film", "awful plot"] * 4
         >>> labels = ["pos", "pos", "neg", "neg"] * 4
-        >>> clf = BertTextClassifier(tiny_model, epochs=1, random_state=0)
+        >>> clf = BertTextClassifier(
+        ...     tiny_model, epochs=3, learning_rate=1e-2, random_state=0
+        ... )
         >>> explanation = clf.fit(texts, labels).explain(["a great film"])
         >>> explanation[0].words
         ['a', 'great', 'film']

@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import NotFittedError
 
+from conftest import property_examples
 from skbert import BertTextClassifier, _data
 from skbert.exceptions import ModelNotFoundError
 
@@ -276,7 +277,10 @@ INVALID_PARAMS = {
         0.0,
         _invalid("learning_rate", "a float in the range (0.0, inf)", "0.0"),
     ),
-    "epochs": (0, _invalid("epochs", "an int in the range [1, inf)", "0")),
+    "epochs": (
+        0,
+        _invalid("epochs", "an int in the range [1, inf) or a str among {'auto'}", "0"),
+    ),
     "batch_size": (0, _invalid("batch_size", "an int in the range [1, inf)", "0")),
     "warmup_ratio": (
         2,
@@ -408,7 +412,7 @@ def test_collate_pads_only_to_the_longest_in_the_batch() -> None:
 # --- batching ----------------------------------------------------------------------
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=property_examples(60), deadline=None)
 @given(
     lengths=st.lists(st.integers(1, 40), min_size=1, max_size=400),
     batch_size=st.integers(1, 9),
@@ -425,7 +429,7 @@ def test_grouped_batches_cover_every_index_once(lengths, batch_size, seed) -> No
     assert short in ({}, {len(lengths) % batch_size: 1})
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=property_examples(40), deadline=None)
 @given(
     lengths=st.lists(st.integers(1, 500), min_size=2, max_size=_data._GROUPING_WINDOW),
     batch_size=st.integers(1, 4),
@@ -462,7 +466,7 @@ def test_grouped_batches_shuffle_between_epochs_and_repeat_per_seed() -> None:
     assert order(3, 0) != order(4, 0)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=property_examples(40), deadline=None)
 @given(
     lengths=st.lists(st.integers(0, 50), min_size=1, max_size=100),
     batch_size=st.integers(1, 10),
@@ -477,7 +481,7 @@ def test_sorted_batches(lengths, batch_size) -> None:
     assert np.all(np.diff(lengths[flat]) <= 0)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=property_examples(60), deadline=None)
 @given(
     lengths=st.lists(st.integers(0, 50), min_size=1, max_size=100),
     batch_size=st.integers(1, 10),

@@ -24,7 +24,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.utils._param_validation import InvalidParameterError
 
-from conftest import WORDS, round_trip
+from conftest import WORDS, property_examples, round_trip
 from skbert import BertTextClassifier, BertTextRegressor, _data, _hub
 from skbert._classifier import best_f1_thresholds
 
@@ -213,7 +213,7 @@ def assert_windows(windows: list[list[int]], ids: list[int], room, stride) -> No
     assert len(windows) == max(1, math.ceil((len(ids) - stride) / (room - stride)))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=property_examples(60), deadline=None)
 @given(
     n_tokens=st.integers(0, 70),
     max_length=st.integers(3, 24),

@@ -25,7 +25,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils._param_validation import InvalidParameterError
 
 import skbert
-from conftest import round_trip
+from conftest import property_examples, round_trip
 from skbert import BertTextClassifier, _data, _engine
 from skbert._classifier import best_f1_thresholds
 
@@ -713,7 +713,7 @@ def _check_best_f1(values, positive, weights) -> None:
     assert got > 0
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=property_examples(200), deadline=None)
 @given(labelled())
 def test_best_f1_threshold_reaches_the_brute_force_maximum(case) -> None:
     values, positive, weights = case
@@ -724,7 +724,7 @@ def test_best_f1_threshold_reaches_the_brute_force_maximum(case) -> None:
         assert threshold not in values or threshold == 0.0 == values.min()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=property_examples(200), deadline=None)
 @given(labelled(st.floats(0.0, 1.0)))
 def test_best_f1_threshold_on_any_probabilities(case) -> None:
     _check_best_f1(*case)

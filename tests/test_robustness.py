@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 
-from conftest import at_once
+from conftest import at_once, property_examples
 from skbert import BertTextClassifier, _data, _vocab
 from skbert.exceptions import VocabularyCoverageWarning
 
@@ -69,7 +69,7 @@ TEXT = st.one_of(
 )
 BATCH = st.lists(TEXT, min_size=1, max_size=8)
 PROPERTY_SETTINGS = settings(
-    max_examples=60,
+    max_examples=property_examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -144,7 +144,7 @@ def test_lone_surrogates_are_dropped_not_a_type_error(
     assert pair[0].tolist() == _data.tokenize(tokenizer, ["😀"], 64)[0].tolist()
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=property_examples(100), deadline=None)
 @given(text=TEXT)
 @example(text="[CLS] [SEP] [PAD]")
 @example(text="[SEP][SEP][CLS][MASK][PAD][UNK]")
