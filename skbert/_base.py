@@ -1031,7 +1031,7 @@ class BertEstimator(BaseEstimator):
             )
         cached = self.__dict__.get("_quantized")
         if cached is None or cached[0] != self.quantize:
-            cached = (self.quantize, _engine.quantized_int8(self.model_))
+            cached = (self.quantize, _engine.quantized_int8(_hub.merged(self.model_)))
             self._quantized = cached
         return cached[1], "fp32"
 
@@ -1151,7 +1151,7 @@ class BertEstimator(BaseEstimator):
 
     # ----------------------------------------------------------- persistence
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, *, merge: bool = False) -> None:
         """Save the fitted estimator to the directory ``path``, without pickle.
 
         The directory holds ``model.safetensors``, ``config.json`` and the
@@ -1162,12 +1162,29 @@ class BertEstimator(BaseEstimator):
         that fails midway leaves an earlier save at ``path`` intact. Load it
         with :func:`skbert.load` or :meth:`load`.
 
+        A model fitted with ``adapter="lora"`` is saved as its adapter and head
+        (``adapter.safetensors``) with ``config.json``, the tokenizer and a
+        reference to the base model (name or path, sha256 of its weights):
+        loading finds the base as ``fit`` found it and refuses one whose weights
+        differ. ``merge=True`` folds the adapter into the weights and saves the
+        whole model instead, a standard directory that needs no base and no
+        peft.
+
         Unlike a pickle or joblib file, which can run arbitrary code when loaded
         and must only be loaded from trusted sources, loading this directory
         executes no pickle and no remote code.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A new directory, or one written by an earlier save.
+        merge : bool, default=False
+            Save an adapter model as a whole model with the adapter merged into
+            its weights (predictions equal within float32 rounding). No effect
+            on a model without an adapter.
         """
         check_is_fitted(self)
-        _persistence.save_estimator(self, path)
+        _persistence.save_estimator(self, path, merge)
 
     def export_onnx(self, path: str | os.PathLike, quantize: str | None = None) -> None:
         """Export the fitted model to the directory ``path`` for onnxruntime.

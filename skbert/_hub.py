@@ -306,8 +306,9 @@ def load_saved(directory: str, encoder: bool = False) -> tuple[Any, Any]:
     """Load a fine-tuned model and tokenizer from ``directory`` on the CPU.
 
     ``encoder``: the bare encoder (``AutoModel``) rather than a model with a
-    sequence-classification head. Reads safetensors only: no pickle, no remote
-    code, no network.
+    sequence-classification head. A directory of an adapter model
+    (:func:`save_adapter`) gets its base model found and checked first. Reads
+    safetensors only: no pickle, no remote code, no network.
     """
     from transformers import (
         AutoModel,
@@ -317,12 +318,15 @@ def load_saved(directory: str, encoder: bool = False) -> tuple[Any, Any]:
 
     kind = AutoModel if encoder else AutoModelForSequenceClassification
     with quiet_transformers():
-        model = kind.from_pretrained(
-            directory,
-            local_files_only=True,
-            use_safetensors=True,
-            trust_remote_code=False,
-        )
+        if os.path.isfile(os.path.join(directory, ADAPTER_WEIGHTS)):
+            model = _load_adapter_model(directory)
+        else:
+            model = kind.from_pretrained(
+                directory,
+                local_files_only=True,
+                use_safetensors=True,
+                trust_remote_code=False,
+            )
         tokenizer = AutoTokenizer.from_pretrained(
             directory, local_files_only=True, trust_remote_code=False
         )
@@ -416,6 +420,9 @@ def model_max_length(tokenizer: Any, config: Any) -> int:
 # The config.json key that records a model's adapter: its settings and the
 # exact base model it adapts (name or path, sha256 of the weights).
 ADAPTER_KEY = "skbert_adapter"
+# The file of an adapter model directory that holds what differs from the base:
+# the adapter's weights and the head's.
+ADAPTER_WEIGHTS = "adapter.safetensors"
 LORA_EXTRA = "pip install 'skbert[lora]'"
 
 
@@ -524,6 +531,19 @@ def weights_sha256(source: str) -> str:
     return hashlib.sha256(listing.encode()).hexdigest()
 
 
+def adapter_state(model: Any) -> dict[str, Any]:
+    """What an adapter model adds to its base: the adapter's weights and every
+    weight outside the encoder body (the head)."""
+    from ._engine import ADAPTER_MARK
+
+    body = f"{model.base_model_prefix}."
+    return {
+        key: value.detach().cpu().contiguous()
+        for key, value in model.state_dict().items()
+        if ADAPTER_MARK in key or not key.startswith(body)
+    }
+
+
 def merged(model: Any) -> Any:
     """``model`` itself when it has no adapter; else a copy whose adapted layers
     have the adapter folded into their weights (``W + alpha / rank * B A``): a
@@ -543,4 +563,61 @@ def merged(model: Any) -> Any:
             setattr(model.get_submodule(parent), child, module.get_base_layer())
     delattr(model.config, ADAPTER_KEY)
     model.__dict__.pop("peft_config", None)
+    return model
+
+
+def save_adapter(model: Any, tokenizer: Any, directory: str) -> None:
+    """Write an adapter model as ``config.json`` (with the adapter and its base),
+    :data:`ADAPTER_WEIGHTS` and the tokenizer: what :func:`load_saved` needs
+    besides the base model itself."""
+    from safetensors.torch import save_file
+
+    with quiet_transformers():
+        model.config.save_pretrained(directory)
+        tokenizer.save_pretrained(directory)
+    save_file(adapter_state(model), os.path.join(directory, ADAPTER_WEIGHTS))
+
+
+def _load_adapter_model(directory: str) -> Any:
+    """The adapter model saved in ``directory``: its base, found and checked
+    against the recorded sha256, with the saved adapter and head."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    from .exceptions import CorruptModelError
+
+    config = AutoConfig.from_pretrained(directory, local_files_only=True)
+    recorded = getattr(config, ADAPTER_KEY)
+    base, expected = recorded["base"], recorded["base_sha256"]
+    require_peft(f"the model saved in {directory}")
+    try:
+        source, local = resolve(base)
+        found = weights_sha256(source)
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(
+            f"{directory} holds a LoRA adapter of the base model {base!r} (weights "
+            f"sha256 {expected}), and it is needed to load the adapter, but it "
+            f"was not found: {exc}"
+        ) from exc
+    if found != expected:
+        raise ModelIntegrityError(
+            f"{directory} holds a LoRA adapter of the base model {base!r} whose "
+            f"weights had sha256 {expected}, but the model found there now has "
+            f"sha256 {found}. The adapter fits only the exact weights it was "
+            "trained on: restore that model, or load a save(merge=True) copy."
+        )
+    with quiet_transformers():
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source, config=config, local_files_only=local, ignore_mismatched_sizes=True
+        )
+    _inject(model, adapter_of(model))
+    state = load_file(os.path.join(directory, ADAPTER_WEIGHTS))
+    wanted = set(adapter_state(model))
+    if set(state) != wanted:
+        raise CorruptModelError(
+            f"{directory}/{ADAPTER_WEIGHTS} does not hold the weights of its "
+            f"adapter: {len(set(state) - wanted)} unexpected and "
+            f"{len(wanted - set(state))} missing. Save the model again."
+        )
+    model.load_state_dict(state, strict=False)
     return model

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import pickle
+import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from sklearn.model_selection import GridSearchCV
 
-from conftest import learning
-from skbert import BertTextClassifier, BertTextRegressor, _hub
+import skbert
+import skbert.onnx
+from conftest import build_tiny_model, learning, round_trip
+from skbert import BertTextClassifier, BertTextEmbedder, BertTextRegressor, _hub
+from skbert.exceptions import ModelIntegrityError, ModelNotFoundError
 
 TEXTS = ["good film", "great plot", "bad film", "awful plot", "fun music", "dull"] * 4
 LABELS = ["pos", "pos", "neg", "neg", "pos", "neg"] * 4
@@ -179,3 +185,131 @@ def test_regressor_with_an_adapter_learns(tiny_model):
     reg = lora(tiny_model, BertTextRegressor, epochs=12).fit(TEXTS, y)
     assert trainable(reg.model_) == 4 * ATTENTION + 33
     assert reg.score(TEXTS, y) > 0.5
+
+
+# ---------------------------------------------------------------- persistence
+
+
+@pytest.mark.parametrize("how", ["pickle", "joblib", "save"])
+def test_round_trips_keep_predictions_and_store_no_base_weights(fitted, tmp_path, how):
+    fitted.set_params(adapter_rank=np.int64(4), adapter_alpha=np.float64(16.0))
+    loaded = round_trip(fitted, how, tmp_path)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(PROBE), fitted.predict_proba(PROBE)
+    )
+    params = loaded.get_params()
+    assert type(params["adapter_rank"]) is np.int64
+    assert type(params["adapter_alpha"]) is np.float64
+    assert params["adapter"] == "lora"
+    assert _hub.adapter_of(loaded.model_) == _hub.adapter_of(fitted.model_)
+    assert trainable(loaded.model_) > 0 and loaded.model_.training is False
+    if how == "save":
+        names = {p.name for p in (tmp_path / "saved").iterdir()}
+        assert "adapter.safetensors" in names
+        assert "model.safetensors" not in names
+
+
+def test_saved_adapter_is_a_fraction_of_the_model(fitted, tmp_path):
+    fitted.save(tmp_path / "adapter")
+    fitted.save(tmp_path / "merged", merge=True)
+    adapter = (tmp_path / "adapter" / "adapter.safetensors").stat().st_size
+    whole = (tmp_path / "merged" / "model.safetensors").stat().st_size
+    assert adapter < whole / 10
+
+
+@pytest.fixture
+def own_base(tmp_path: Path) -> Path:
+    """A tiny base model that a test may delete or replace."""
+    return Path(build_tiny_model(tmp_path / "base"))
+
+
+@pytest.mark.parametrize("how", ["save", "pickle"])
+def test_a_missing_base_is_named(own_base, tmp_path, how):
+    clf = lora(str(own_base), epochs=1).fit(TEXTS, LABELS)
+    clf.save(tmp_path / "saved")
+    state = pickle.dumps(clf)
+    shutil.rmtree(own_base)
+    with pytest.raises(ModelNotFoundError, match="LoRA adapter of the base model"):
+        if how == "save":
+            skbert.load(tmp_path / "saved")
+        else:
+            pickle.loads(state)
+
+
+def test_a_changed_base_is_refused(own_base, tmp_path):
+    clf = lora(str(own_base), epochs=1).fit(TEXTS, LABELS)
+    clf.save(tmp_path / "saved")
+    weights = own_base / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # one bit of the last weight
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelIntegrityError, match="trained on: restore that model"):
+        skbert.load(tmp_path / "saved")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base", "saved"]
+
+
+def test_merged_save_is_a_plain_transformers_model(fitted, tmp_path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    fitted.save(tmp_path / "merged", merge=True)
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "merged")
+    assert not hasattr(model.config, "skbert_adapter")
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "merged")
+    with torch.inference_mode():
+        logits = model.eval()(**tokenizer(PROBE, padding=True, return_tensors="pt"))
+    np.testing.assert_allclose(logits.logits.numpy(), fitted._outputs(PROBE), atol=1e-4)
+    loaded = skbert.load(tmp_path / "merged")
+    assert _hub.adapter_of(loaded.model_) is None
+    np.testing.assert_allclose(
+        loaded.predict_proba(PROBE), fitted.predict_proba(PROBE), atol=1e-4
+    )
+
+
+def test_embedder_reads_the_merged_model_as_the_adapter_model_computes(
+    fitted, tmp_path
+):
+    fitted.save(tmp_path / "merged", merge=True)
+    embedder = BertTextEmbedder(tmp_path / "merged").fit()
+    tokens = fitted.tokenizer_(PROBE, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        hidden = fitted.model_.base_model(**tokens).last_hidden_state
+    mask = tokens["attention_mask"].unsqueeze(-1)
+    mean = (hidden * mask).sum(1) / mask.sum(1)
+    expected = torch.nn.functional.normalize(mean, dim=1).numpy()
+    np.testing.assert_allclose(embedder.transform(PROBE), expected, atol=1e-4)
+
+
+def test_int8_of_an_adapter_model_is_int8_of_the_merged_model(fitted, tmp_path):
+    fitted.save(tmp_path / "merged", merge=True)
+    merged = skbert.load(tmp_path / "merged")
+    fitted.set_params(quantize="int8")
+    merged.set_params(quantize="int8")
+    try:
+        np.testing.assert_allclose(
+            fitted.predict_proba(PROBE), merged.predict_proba(PROBE), atol=1e-6
+        )
+        assert _hub.adapter_of(fitted.model_) is not None  # fp32 model kept
+    finally:
+        fitted.set_params(quantize=None)
+
+
+def test_onnx_export_of_an_adapter_model_matches_it(fitted, tmp_path):
+    fitted.export_onnx(tmp_path / "onnx")
+    predictor = skbert.onnx.load(tmp_path / "onnx")
+    np.testing.assert_allclose(
+        predictor.predict_proba(PROBE), fitted.predict_proba(PROBE), atol=1e-4
+    )
+
+
+@pytest.mark.slow
+def test_an_adapter_of_the_bundled_model_saves_in_under_two_megabytes(tmp_path):
+    clf = BertTextClassifier(
+        adapter="lora", epochs=1, min_steps=0, head_init="random", random_state=0
+    ).fit(TEXTS, LABELS)
+    assert trainable(clf.model_) == 6 * 4 * 8 * (384 + 384) + 384 * 2 + 2
+    clf.save(tmp_path / "saved")
+    on_disk = sum(p.stat().st_size for p in (tmp_path / "saved").iterdir())
+    assert on_disk < 2e6
+    assert len(pickle.dumps(clf)) < 2e6
+    loaded = skbert.load(tmp_path / "saved")
+    np.testing.assert_array_equal(loaded.predict_proba(PROBE), clf.predict_proba(PROBE))
