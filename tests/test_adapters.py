@@ -187,6 +187,16 @@ def test_regressor_with_an_adapter_learns(tiny_model):
     assert reg.score(TEXTS, y) > 0.5
 
 
+def test_long_texts_in_windows_with_an_adapter(tiny_model, train_calls):
+    texts = [f"{text} and the music was fine" for text in TEXTS]
+    clf = lora(tiny_model, long_text="chunk", max_length=8, stride=2, epochs=2)
+    clf.fit(texts, LABELS, sample_weight=np.linspace(0.5, 1.5, len(texts)))
+    [(batches, config)] = train_calls
+    assert config.adapter
+    assert batches.n_samples > len(texts)  # several windows per text
+    assert clf.predict_proba(texts[:3]).shape == (3, 2)
+
+
 # ---------------------------------------------------------------- persistence
 
 
