@@ -15,7 +15,8 @@ import json
 import os
 import platform
 import statistics
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +191,30 @@ def config_of(args: Any) -> dict[str, Any]:
         for key, value in vars(args).items()
         if key != "json"
     }
+
+
+def report_settings(
+    args: Any,
+    host: dict[str, Any],
+    packages: tuple[str, ...],
+    settings: Iterable[dict[str, Any]],
+    section: Callable[[dict[str, Any]], str],
+    started: float,
+) -> None:
+    """Print each setting's ``section`` as soon as it is done (a late failure
+    keeps the tables printed), then the wall time since ``started``; write
+    everything to ``args.json`` when given."""
+    done = []
+    for setting in settings:
+        print(f"\n{section(setting)}", flush=True)
+        done.append(setting)
+    total_s = time.perf_counter() - started
+    print(f"\nTotal wall time: {total_s / 60:.1f} min")
+    if args.json is not None:
+        report = {
+            "config": config_of(args),
+            "environment": {**environment(packages), "machine": host},
+            "settings": done,
+            "total_s": total_s,
+        }
+        write_json(args.json, report)

@@ -61,16 +61,14 @@ from _child import Runner, resolve_model
 from _cli import add_names, benchmark_parser, job_of, names, sample
 from _report import (
     SCORE_NAMES,
-    config_of,
-    environment,
     machine,
     machine_line,
     median_of,
     number,
+    report_settings,
     result_rows,
     round_lines,
     skbert_ratios,
-    write_json,
 )
 from _tools import (
     HF,
@@ -462,21 +460,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     host = machine(args.threads)
     print(preamble(args, host), flush=True)
-    settings = []
-    # Each dataset's tables print as soon as it is done: a late failure keeps them.
-    for setting in run_datasets(args, tools):
-        print(f"\n{section(setting)}", flush=True)
-        settings.append(setting)
-    total_s = time.perf_counter() - started
-    print(f"\nTotal wall time: {total_s / 60:.1f} min")
-    if args.json is not None:
-        report = {
-            "config": config_of(args),
-            "environment": {**environment(PACKAGES), "machine": host},
-            "settings": settings,
-            "total_s": total_s,
-        }
-        write_json(args.json, report)
+    report_settings(args, host, PACKAGES, run_datasets(args, tools), section, started)
 
 
 if __name__ == "__main__":

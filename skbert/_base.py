@@ -99,6 +99,33 @@ SHARED_PARAMETERS = """\
         measured (SST-2, 8 texts per class, 3 seeds: accuracy 0.601 linear,
         0.563 random; STS-B, 800 pairs, 2 epochs: Pearson 0.685 linear, 0.731
         random). Not used when ``warm_start`` continues a fitted model.
+    adapter : None or "lora", default=None
+        None fine-tunes every weight. "lora" freezes the pretrained weights and
+        trains low-rank adapters (LoRA, Hu et al. 2021) in the Linear layers
+        that ``adapter_modules`` names, plus the new head in full: a few
+        hundred thousand trainable parameters instead of tens of millions, and
+        a pickle or ``save`` directory that holds only the adapter, the head,
+        the tokenizer and an exact reference to the base model (its name or
+        path and the sha256 of its weights), which loading finds and checks.
+        Needs the ``lora`` extra (``pip install 'skbert[lora]'``). LoRA usually
+        wants a higher ``learning_rate`` than full fine-tuning (Hu et al. used
+        4e-4 to 5e-4 for RoBERTa-base). ``freeze_layers`` N keeps the adapters
+        of the first N layers at their start (which changes nothing); "all"
+        is an error. ``warm_start`` and ``partial_fit`` continue the fitted
+        adapter; continuing with ``adapter=None`` folds it into the weights and
+        trains them all.
+    adapter_rank : int, default=8
+        Rank of each LoRA update (the rows of its ``A`` matrix).
+    adapter_alpha : float, default=16
+        LoRA's scale: an update is multiplied by ``adapter_alpha /
+        adapter_rank``.
+    adapter_dropout : float, default=0.1
+        Dropout on the inputs of the adapters' branch, in training.
+    adapter_modules : {"attention", "all-linear"}, default="attention"
+        The layers that get adapters: "attention" the Linear layers of every
+        attention block (query, key, value and output), "all-linear" every
+        Linear layer of the encoder (the feed-forward layers and the pooler
+        too).
     batch_size : int, default=32
         Inputs per training step. Prediction uses batches twice this size,
         on the CPU also capped at a number of tokens (4,096 for MiniLM-L6)
@@ -339,6 +366,11 @@ class BertEstimator(BaseEstimator):
         "min_steps": [Interval(Integral, 0, None, closed="left")],
         "pooling": [StrOptions({"auto", "cls", "mean"})],
         "head_init": [StrOptions({"auto", "linear", "random"})],
+        "adapter": [None, StrOptions({"lora"})],
+        "adapter_rank": [Interval(Integral, 1, None, closed="left")],
+        "adapter_alpha": [Interval(Real, 0.0, None, closed="neither")],
+        "adapter_dropout": [Interval(Real, 0.0, 1.0, closed="left")],
+        "adapter_modules": [StrOptions({"attention", "all-linear"})],
         "weight_decay": [Interval(Real, 0.0, None, closed="left")],
         "warmup_ratio": [Interval(Real, 0.0, 1.0, closed="both")],
         "max_grad_norm": [Interval(Real, 0.0, None, closed="neither"), None],
@@ -372,6 +404,11 @@ class BertEstimator(BaseEstimator):
         head_ratio: float = 0.25,
         pooling: str = "auto",
         head_init: str = "auto",
+        adapter: str | None = None,
+        adapter_rank: int = 8,
+        adapter_alpha: float = 16,
+        adapter_dropout: float = 0.1,
+        adapter_modules: str = "attention",
         batch_size: int = 32,
         learning_rate: float = 1e-4,
         epochs: int | str = "auto",
@@ -402,6 +439,11 @@ class BertEstimator(BaseEstimator):
         self.head_ratio = head_ratio
         self.pooling = pooling
         self.head_init = head_init
+        self.adapter = adapter
+        self.adapter_rank = adapter_rank
+        self.adapter_alpha = adapter_alpha
+        self.adapter_dropout = adapter_dropout
+        self.adapter_modules = adapter_modules
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.epochs = epochs
@@ -592,7 +634,30 @@ class BertEstimator(BaseEstimator):
     def _validate_fit_params(self) -> None:
         self._validate_params()
         check_device_string(self.device, type(self).__name__)
+        if self.adapter is not None:
+            self._check_adapter()
         _distributed.ensure_group(self._fit_device())
+
+    def _check_adapter(self) -> None:
+        name = type(self).__name__
+        _hub.require_peft(name)
+        if self.freeze_layers == "all":
+            raise ValueError(
+                f"The 'freeze_layers' parameter of {name} is 'all' with "
+                f"adapter={self.adapter!r}, which would freeze every adapter and "
+                "train only the head. Use adapter=None to train only the head, or "
+                "freeze_layers=N to keep the adapters of the first N layers out."
+            )
+
+    def _adapter_settings(self) -> _hub.Adapter | None:
+        if self.adapter is None:
+            return None
+        return _hub.Adapter(
+            int(self.adapter_rank),
+            float(self.adapter_alpha),
+            float(self.adapter_dropout),
+            str(self.adapter_modules),
+        )
 
     def _fit_device(self) -> torch.device:
         """The training device: under torchrun, "cuda" is this rank's GPU."""
@@ -827,7 +892,7 @@ class BertEstimator(BaseEstimator):
         self, spec: Spec, continuing: bool, seed: int
     ) -> tuple[Any, Any, int]:
         if continuing:
-            return self.model_, self.tokenizer_, self.max_length_
+            return self._continued_model(), self.tokenizer_, self.max_length_
         source, local = _hub.resolve(self.model_name_or_path)
         tokenizer = _hub.load_tokenizer(source, local)
         pooling = self.pooling
@@ -841,7 +906,25 @@ class BertEstimator(BaseEstimator):
             seed=seed,
             pooling=pooling,
         )
+        adapter = self._adapter_settings()
+        if adapter is not None:
+            _hub.add_adapter(model, adapter, os.fspath(self.model_name_or_path), source)
         return model, tokenizer, self._capped_max_length(tokenizer, model.config)
+
+    def _continued_model(self) -> Any:
+        """The fitted model that a warm start or ``partial_fit`` trains on: with
+        ``adapter=None``, a fitted adapter is folded into a copy's weights."""
+        wanted, fitted = self._adapter_settings(), _hub.adapter_of(self.model_)
+        if wanted is None:
+            return self.model_ if fitted is None else _hub.merged(self.model_)
+        if wanted != fitted:
+            raise ValueError(
+                f"warm_start and partial_fit continue the fitted model, which has "
+                f"adapter {fitted}, but the parameters ask for {wanted}. Set the "
+                "adapter parameters back to the fitted ones, use adapter=None "
+                "to continue with every weight, or fit with warm_start=False."
+            )
+        return self.model_
 
     def _record(
         self,
@@ -924,6 +1007,7 @@ class BertEstimator(BaseEstimator):
             freeze_layers=self.freeze_layers,
             restore_on_failure=continuing,
             incremental=incremental,
+            adapter=self.adapter is not None,
         )
 
     def _seed(self) -> int:
@@ -967,7 +1051,7 @@ class BertEstimator(BaseEstimator):
             )
         cached = self.__dict__.get("_quantized")
         if cached is None or cached[0] != self.quantize:
-            cached = (self.quantize, _engine.quantized_int8(self.model_))
+            cached = (self.quantize, _engine.quantized_int8(_hub.merged(self.model_)))
             self._quantized = cached
         return cached[1], "fp32"
 
@@ -1089,7 +1173,7 @@ class BertEstimator(BaseEstimator):
 
     # ----------------------------------------------------------- persistence
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, *, merge: bool = False) -> None:
         """Save the fitted estimator to the directory ``path``, without pickle.
 
         The directory holds ``model.safetensors``, ``config.json`` and the
@@ -1100,12 +1184,29 @@ class BertEstimator(BaseEstimator):
         that fails midway leaves an earlier save at ``path`` intact. Load it
         with :func:`skbert.load` or :meth:`load`.
 
+        A model fitted with ``adapter="lora"`` is saved as its adapter and head
+        (``adapter.safetensors``) with ``config.json``, the tokenizer and a
+        reference to the base model (name or path, sha256 of its weights):
+        loading finds the base as ``fit`` found it and refuses one whose weights
+        differ. ``merge=True`` folds the adapter into the weights and saves the
+        whole model instead, a standard directory that needs no base and no
+        peft.
+
         Unlike a pickle or joblib file, which can run arbitrary code when loaded
         and must only be loaded from trusted sources, loading this directory
         executes no pickle and no remote code.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A new directory, or one written by an earlier save.
+        merge : bool, default=False
+            Save an adapter model as a whole model with the adapter merged into
+            its weights (predictions equal within float32 rounding). No effect
+            on a model without an adapter.
         """
         check_is_fitted(self)
-        _persistence.save_estimator(self, path)
+        _persistence.save_estimator(self, path, merge)
 
     def export_onnx(self, path: str | os.PathLike, quantize: str | None = None) -> None:
         """Export the fitted model to the directory ``path`` for onnxruntime.

@@ -42,6 +42,8 @@ from .exceptions import NonFiniteLossError, TrainingInterruptedWarning
 Batch = tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]
 Evaluate = Callable[[], tuple[float, float]]
 _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+# The mark of an adapter's parameters in their names (peft's LoRA layers).
+ADAPTER_MARK = "lora_"
 
 
 class BatchSource(Protocol):
@@ -146,6 +148,8 @@ class TrainConfig:
     ``incremental`` (``partial_fit``) returns the optimizer's state for the next
     call; the rate then stays at ``learning_rate`` after the warm-up instead of
     following ``lr_scheduler``.
+    ``adapter``: the model carries adapters (parameters named ``lora_``); of
+    its pretrained body only they train, the head trains in full.
     """
 
     epochs: int
@@ -166,6 +170,7 @@ class TrainConfig:
     freeze_layers: int | str = 0
     restore_on_failure: bool = False
     incremental: bool = False
+    adapter: bool = False
 
 
 @dataclass
@@ -571,7 +576,7 @@ def train(
     outlives the call unless ``config.incremental``.
     """
     with seeded(config.seed, device):
-        freeze(model, config.freeze_layers)
+        freeze(model, config.freeze_layers, config.adapter)
         start = snapshot(model) if config.restore_on_failure else None
         model.to(device)
         trainer = _Trainer(model, batches, config, device, evaluate, resume)
@@ -586,13 +591,18 @@ def train(
             model.eval()
 
 
-def freeze(model: nn.Module, freeze_layers: int | str) -> None:
+def freeze(model: nn.Module, freeze_layers: int | str, adapter: bool = False) -> None:
     """Freeze the embeddings and the first ``freeze_layers`` encoder layers.
 
     ``"all"`` freezes the whole pretrained body, so only the classification head
     trains; 0 trains everything. Every call first unfreezes all parameters.
+    With ``adapter``, the body's own weights stay frozen and only its adapters'
+    (named ``lora_``) train, except those in the frozen layers.
     """
     model.requires_grad_(True)
+    if adapter:
+        for name, parameter in model.base_model.named_parameters():
+            parameter.requires_grad_(ADAPTER_MARK in name)
     if freeze_layers == 0:
         return
     body = model.base_model

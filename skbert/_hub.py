@@ -19,7 +19,9 @@ import os
 import socket
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -136,9 +138,20 @@ def verify_sha256(path: Path, expected: str) -> None:
     grid search hashes the bundled weights once.
     """
     try:
-        stat = path.stat()
+        found = file_sha256(path)
     except OSError as exc:
         raise ModelIntegrityError(f"Cannot read model weights {path}: {exc}") from exc
+    if found != expected:
+        raise ModelIntegrityError(
+            f"{path} has sha256 {found}, expected the published {expected}. "
+            "The file is damaged or was replaced; reinstall the package that ships it."
+        )
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of the file ``path``, remembered for this process by path,
+    size and mtime."""
+    stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key not in _verified:
         digest = hashlib.sha256()
@@ -146,11 +159,7 @@ def verify_sha256(path: Path, expected: str) -> None:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
         _verified[key] = digest.hexdigest()
-    if _verified[key] != expected:
-        raise ModelIntegrityError(
-            f"{path} has sha256 {_verified[key]}, expected the published {expected}. "
-            "The file is damaged or was replaced; reinstall the package that ships it."
-        )
+    return _verified[key]
 
 
 def _cached_snapshot(name: str) -> str | None:
@@ -297,8 +306,9 @@ def load_saved(directory: str, encoder: bool = False) -> tuple[Any, Any]:
     """Load a fine-tuned model and tokenizer from ``directory`` on the CPU.
 
     ``encoder``: the bare encoder (``AutoModel``) rather than a model with a
-    sequence-classification head. Reads safetensors only: no pickle, no remote
-    code, no network.
+    sequence-classification head. A directory of an adapter model
+    (:func:`save_adapter`) gets its base model found and checked first. Reads
+    safetensors only: no pickle, no remote code, no network.
     """
     from transformers import (
         AutoModel,
@@ -308,12 +318,15 @@ def load_saved(directory: str, encoder: bool = False) -> tuple[Any, Any]:
 
     kind = AutoModel if encoder else AutoModelForSequenceClassification
     with quiet_transformers():
-        model = kind.from_pretrained(
-            directory,
-            local_files_only=True,
-            use_safetensors=True,
-            trust_remote_code=False,
-        )
+        if os.path.isfile(os.path.join(directory, ADAPTER_WEIGHTS)):
+            model = _load_adapter_model(directory)
+        else:
+            model = kind.from_pretrained(
+                directory,
+                local_files_only=True,
+                use_safetensors=True,
+                trust_remote_code=False,
+            )
         tokenizer = AutoTokenizer.from_pretrained(
             directory, local_files_only=True, trust_remote_code=False
         )
@@ -400,3 +413,211 @@ def model_max_length(tokenizer: Any, config: Any) -> int:
     if declared and declared < 1_000_000:
         limits.append(int(declared))
     return min(limits) if limits else 512
+
+
+# ---------------------------------------------------------------- adapters
+
+# The config.json key that records a model's adapter: its settings and the
+# exact base model it adapts (name or path, sha256 of the weights).
+ADAPTER_KEY = "skbert_adapter"
+# The file of an adapter model directory that holds what differs from the base:
+# the adapter's weights and the head's.
+ADAPTER_WEIGHTS = "adapter.safetensors"
+LORA_EXTRA = "pip install 'skbert[lora]'"
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """LoRA settings (Hu et al. 2021): each adapted Linear layer ``W`` computes
+    ``W x + (alpha / rank) B A x``, with ``A`` of ``rank`` rows, ``B`` zero at the
+    start, and ``dropout`` on ``x`` in the adapter's branch. ``modules``:
+    "attention" adapts the attention blocks' Linear layers (query, key, value
+    and output), "all-linear" every Linear layer of the encoder body."""
+
+    rank: int
+    alpha: float
+    dropout: float
+    modules: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "rank": int(self.rank),
+            "alpha": float(self.alpha),
+            "dropout": float(self.dropout),
+            "modules": str(self.modules),
+        }
+
+
+def require_peft(caller: str) -> None:
+    """Raise ImportError naming the extra unless peft can be imported."""
+    if importlib.util.find_spec("peft") is None:
+        raise ImportError(
+            f"adapter='lora' of {caller} needs the peft library, which is not "
+            f"installed. Install it with {LORA_EXTRA}, or use adapter=None."
+        )
+
+
+def add_adapter(model: Any, adapter: Adapter, name: str, source: str) -> None:
+    """Give ``model`` (loaded from ``source``, named ``name`` by the user) a new
+    LoRA adapter, in place, and record it and its base in ``config.json``.
+
+    The body's Linear layers that ``adapter.modules`` names get LoRA branches
+    (peft's ``inject_adapter_in_model``: the model stays a plain transformers
+    model); nothing else changes. Which parameters train is the engine's
+    business (``TrainConfig.adapter``).
+    """
+    _inject(model, adapter)
+    expanded = os.path.expanduser(name)
+    base = os.path.abspath(expanded) if os.path.isdir(expanded) else name
+    setattr(
+        model.config,
+        ADAPTER_KEY,
+        {**adapter.as_json(), "base": base, "base_sha256": weights_sha256(source)},
+    )
+
+
+def _inject(model: Any, adapter: Adapter) -> None:
+    from peft import LoraConfig, inject_adapter_in_model
+    from torch import nn
+
+    prefix = f"{model.base_model_prefix}."
+    targets = [
+        prefix + module_name
+        for module_name, module in model.base_model.named_modules()
+        if isinstance(module, nn.Linear)
+        and (adapter.modules == "all-linear" or ".attention." in f".{module_name}.")
+    ]
+    config = LoraConfig(
+        r=int(adapter.rank),
+        lora_alpha=float(adapter.alpha),
+        lora_dropout=float(adapter.dropout),
+        target_modules=targets,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inject_adapter_in_model(config, model)
+
+
+def adapter_of(model: Any) -> Adapter | None:
+    """The adapter that ``model`` carries, or None."""
+    recorded = getattr(model.config, ADAPTER_KEY, None)
+    if not recorded:
+        return None
+    return Adapter(
+        recorded["rank"], recorded["alpha"], recorded["dropout"], recorded["modules"]
+    )
+
+
+def weights_sha256(source: str) -> str:
+    """The sha256 of the weights of the model at ``source`` (a directory, or a
+    hub id in the local cache): of ``model.safetensors``, or of the list of
+    each weight file's name and sha256 where there are several."""
+    directory = source if os.path.isdir(source) else _cached_snapshot(source)
+    files = []
+    if directory is not None:
+        path = Path(directory)
+        files = sorted(path.glob("model*.safetensors")) or sorted(
+            path.glob("pytorch_model*.bin")
+        )
+    if not files:
+        raise ModelNotFoundError(
+            f"Found no weight files of model {source!r} to reference as the base "
+            "of an adapter (model*.safetensors or pytorch_model*.bin)."
+        )
+    digests = [(file.name, file_sha256(file)) for file in files]
+    if len(digests) == 1:
+        return digests[0][1]
+    listing = "".join(f"{name} {digest}\n" for name, digest in digests)
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def adapter_state(model: Any) -> dict[str, Any]:
+    """What an adapter model adds to its base: the adapter's weights and every
+    weight outside the encoder body (the head)."""
+    from ._engine import ADAPTER_MARK
+
+    body = f"{model.base_model_prefix}."
+    return {
+        key: value.detach().cpu().contiguous()
+        for key, value in model.state_dict().items()
+        if ADAPTER_MARK in key or not key.startswith(body)
+    }
+
+
+def merged(model: Any) -> Any:
+    """``model`` itself when it has no adapter; else a copy whose adapted layers
+    have the adapter folded into their weights (``W + alpha / rank * B A``): a
+    plain transformers model that predicts as ``model`` does, within float32
+    rounding."""
+    if adapter_of(model) is None:
+        return model
+    import copy
+
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    model = copy.deepcopy(model)
+    for name, module in list(model.named_modules()):
+        if isinstance(module, BaseTunerLayer):
+            module.merge()
+            parent, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent), child, module.get_base_layer())
+    delattr(model.config, ADAPTER_KEY)
+    model.__dict__.pop("peft_config", None)
+    return model
+
+
+def save_adapter(model: Any, tokenizer: Any, directory: str) -> None:
+    """Write an adapter model as ``config.json`` (with the adapter and its base),
+    :data:`ADAPTER_WEIGHTS` and the tokenizer: what :func:`load_saved` needs
+    besides the base model itself."""
+    from safetensors.torch import save_file
+
+    with quiet_transformers():
+        model.config.save_pretrained(directory)
+        tokenizer.save_pretrained(directory)
+    save_file(adapter_state(model), os.path.join(directory, ADAPTER_WEIGHTS))
+
+
+def _load_adapter_model(directory: str) -> Any:
+    """The adapter model saved in ``directory``: its base, found and checked
+    against the recorded sha256, with the saved adapter and head."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    from .exceptions import CorruptModelError
+
+    config = AutoConfig.from_pretrained(directory, local_files_only=True)
+    recorded = getattr(config, ADAPTER_KEY)
+    base, expected = recorded["base"], recorded["base_sha256"]
+    require_peft(f"the model saved in {directory}")
+    try:
+        source, local = resolve(base)
+        found = weights_sha256(source)
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(
+            f"{directory} holds a LoRA adapter of the base model {base!r} (weights "
+            f"sha256 {expected}), and it is needed to load the adapter, but it "
+            f"was not found: {exc}"
+        ) from exc
+    if found != expected:
+        raise ModelIntegrityError(
+            f"{directory} holds a LoRA adapter of the base model {base!r} whose "
+            f"weights had sha256 {expected}, but the model found there now has "
+            f"sha256 {found}. The adapter fits only the exact weights it was "
+            "trained on: restore that model, or load a save(merge=True) copy."
+        )
+    with quiet_transformers():
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source, config=config, local_files_only=local, ignore_mismatched_sizes=True
+        )
+    _inject(model, adapter_of(model))
+    state = load_file(os.path.join(directory, ADAPTER_WEIGHTS))
+    wanted = set(adapter_state(model))
+    if set(state) != wanted:
+        raise CorruptModelError(
+            f"{directory}/{ADAPTER_WEIGHTS} does not hold the weights of its "
+            f"adapter: {len(set(state) - wanted)} unexpected and "
+            f"{len(wanted - set(state))} missing. Save the model again."
+        )
+    model.load_state_dict(state, strict=False)
+    return model

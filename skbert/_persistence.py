@@ -44,7 +44,8 @@ def export_files(
     """The model and tokenizer as ``{file name: bytes}`` of a model directory.
 
     With ``scaling`` = ``(scale, shift)``, the saved model's outputs are
-    ``scale * outputs + shift`` (``model`` itself is left as it is).
+    ``scale * outputs + shift`` (``model`` itself is left as it is). A model with
+    an adapter gives the adapter's files (:func:`_hub.save_adapter`).
     """
     if scaling is not None:
         import copy
@@ -54,7 +55,10 @@ def export_files(
         model = copy.deepcopy(model)
         scale_outputs(model, *scaling)
     with tempfile.TemporaryDirectory(prefix="skbert-") as tmp:
-        _hub.save_pretrained(model, tokenizer, tmp)
+        if _hub.adapter_of(model) is None:
+            _hub.save_pretrained(model, tokenizer, tmp)
+        else:
+            _hub.save_adapter(model, tokenizer, tmp)
         return {
             entry.name: entry.read_bytes()
             for entry in sorted(Path(tmp).iterdir())
@@ -163,8 +167,11 @@ def params_to_json(estimator: Any) -> dict[str, Any]:
     }
 
 
-def save_estimator(estimator: Any, path: str | os.PathLike) -> None:
-    """Write a fitted estimator's directory (see :func:`save_directory`)."""
+def save_estimator(
+    estimator: Any, path: str | os.PathLike, merge: bool = False
+) -> None:
+    """Write a fitted estimator's directory (see :func:`save_directory`);
+    ``merge``: an adapter folded into the weights, saved as a whole model."""
     import torch
     import transformers
 
@@ -183,7 +190,8 @@ def save_estimator(estimator: Any, path: str | os.PathLike) -> None:
         },
     }
     scaling = estimator._saved_output_scaling()
-    files = export_files(estimator.model_, estimator.tokenizer_, scaling)
+    model = _hub.merged(estimator.model_) if merge else estimator.model_
+    files = export_files(model, estimator.tokenizer_, scaling)
     save_directory(path, files, meta)
 
 
@@ -240,7 +248,7 @@ def export_onnx(estimator: Any, path: str | os.PathLike, quantize: str | None) -
     with tempfile.TemporaryDirectory(prefix="skbert-onnx-") as tmp:
         graph = Path(tmp) / ONNX_FILE
         _engine.export_onnx_graph(
-            estimator.model_, str(graph), names, estimator.max_length_
+            _hub.merged(estimator.model_), str(graph), names, estimator.max_length_
         )
         if quantize == "int8":
             _quantize_onnx(graph)
