@@ -366,3 +366,61 @@ def test_ten_fitted_clones_do_not_leak(tiny_model: str) -> None:
     # Measured from fit 3 to fit 10: 0.08-0.15 MB in three runs; keeping every
     # fitted tiny estimator alive (a leak) made it 2.6 MB.
     assert resident[-1] - resident[2] < 1.5, np.round(resident, 1).tolist()
+
+
+FOLDS_SCRIPT = r"""
+import json, resource, sys
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_validate
+from sklearn.pipeline import make_pipeline
+from conftest import WORDS
+from skbert import BertTextClassifier, BertTextEmbedder
+
+how = sys.argv[1]
+words = list(WORDS)
+rng = np.random.default_rng(0)
+texts = [" ".join(rng.choice(words, 8)) for _ in range(200)]
+labels = [int(("good" in t) or ("great" in t)) for t in texts]
+if how == "embedder":
+    model = make_pipeline(BertTextEmbedder(), LogisticRegression(max_iter=1000))
+else:
+    model = BertTextClassifier(
+        epochs=1, random_state=0, quantize="int8" if how == "int8" else None
+    )
+peaks, resident = [], []
+
+def scorer(estimator, X, y):  # called once per fold, after its fit
+    score = float(np.mean(estimator.predict(X) == np.asarray(y)))
+    peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    with open("/proc/self/statm") as statm:
+        resident.append(int(statm.read().split()[1]) * 4096 / 2**20)
+    return score
+
+cross_validate(model, texts, labels, cv=10, scoring=scorer)
+print(json.dumps({"peak_mb": peaks, "resident_mb": resident}))
+"""
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("how", ["fine-tuning", "int8", "embedder"])
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux")
+def test_ten_folds_keep_memory_flat(how: str) -> None:
+    """``cross_validate`` with 10 folds on the bundled model (200 short texts, one
+    epoch a fold), in a fresh process: peak RSS after fold 10 within 5% of its
+    value after fold 2, as each fold's fitted clone is dropped before the next."""
+    done = subprocess.run(
+        [sys.executable, "-c", FOLDS_SCRIPT, how],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=1800,
+        check=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    peaks = result["peak_mb"]
+    assert len(peaks) == 10
+    print(how, "peak MB by fold", np.round(peaks, 1).tolist())
+    print(how, "resident MB by fold", np.round(result["resident_mb"], 1).tolist())
+    assert peaks[9] <= 1.05 * peaks[1], np.round(peaks, 1).tolist()
