@@ -107,9 +107,9 @@ SHARED_PARAMETERS = """\
         a pickle or ``save`` directory that holds only the adapter, the head,
         the tokenizer and an exact reference to the base model (its name or
         path and the sha256 of its weights), which loading finds and checks.
-        Needs the ``lora`` extra (``pip install 'skbert[lora]'``). LoRA usually
-        wants a higher ``learning_rate`` than full fine-tuning (Hu et al. used
-        4e-4 to 5e-4 for RoBERTa-base). ``freeze_layers`` N keeps the adapters
+        Needs the ``lora`` extra (``pip install 'skbert[lora]'``). LoRA wants a
+        higher ``learning_rate`` than full fine-tuning: ``"auto"`` gives it 2e-3
+        (see ``learning_rate``). ``freeze_layers`` N keeps the adapters
         of the first N layers at their start (which changes nothing); "all"
         is an error. ``warm_start`` and ``partial_fit`` continue the fitted
         adapter; continuing with ``adapter=None`` folds it into the weights and
@@ -130,8 +130,11 @@ SHARED_PARAMETERS = """\
         Inputs per training step. Prediction uses batches twice this size,
         on the CPU also capped at a number of tokens (4,096 for MiniLM-L6)
         that keeps each activation small enough for the allocator to reuse.
-    learning_rate : float, default=1e-4
-        Peak learning rate of AdamW.
+    learning_rate : float or "auto", default="auto"
+        Peak learning rate of AdamW. ``"auto"`` is 1e-4 for full fine-tuning
+        and 2e-3 with ``adapter="lora"``, as measured on SST-2 (2,000
+        sentences, 3 epochs, seed 0; full fine-tuning at 1e-4: accuracy 0.837):
+        LoRA at 1e-4 0.765, 5e-4 0.803, 1e-3 0.814, 2e-3 0.825.
     epochs : int or "auto", default="auto"
         Passes over the training data. ``"auto"`` is 3 passes, or as many as
         ``min_steps`` optimizer steps need when that is more: on small data (a
@@ -263,6 +266,9 @@ def with_default_parameters(cls: type, state: dict[str, Any]) -> dict[str, Any]:
 
 
 AUTO_EPOCHS = 3
+# learning_rate="auto": full fine-tuning, and LoRA adapters (see the parameter).
+AUTO_LEARNING_RATE = 1e-4
+AUTO_ADAPTER_LEARNING_RATE = 2e-3
 
 
 def epochs_and_steps(
@@ -361,7 +367,10 @@ class BertEstimator(BaseEstimator):
         "stride": [Interval(Integral, 0, None, closed="left")],
         "head_ratio": [Interval(Real, 0.0, 1.0, closed="both")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0.0, None, closed="neither")],
+        "learning_rate": [
+            Interval(Real, 0.0, None, closed="neither"),
+            StrOptions({"auto"}),
+        ],
         "epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "min_steps": [Interval(Integral, 0, None, closed="left")],
         "pooling": [StrOptions({"auto", "cls", "mean"})],
@@ -410,7 +419,7 @@ class BertEstimator(BaseEstimator):
         adapter_dropout: float = 0.1,
         adapter_modules: str = "attention",
         batch_size: int = 32,
-        learning_rate: float = 1e-4,
+        learning_rate: float | str = "auto",
         epochs: int | str = "auto",
         min_steps: int = 50,
         weight_decay: float = 0.01,
@@ -981,6 +990,14 @@ class BertEstimator(BaseEstimator):
         self.best_validation_score_ = result.best_validation_score
         self.best_epoch_ = previous + result.best_epoch
 
+    def _learning_rate(self) -> float:
+        """``learning_rate``, with ``"auto"`` resolved for ``adapter``."""
+        if self.learning_rate != "auto":
+            return float(self.learning_rate)
+        if self.adapter is not None:
+            return AUTO_ADAPTER_LEARNING_RATE
+        return AUTO_LEARNING_RATE
+
     def _train_config(
         self,
         seed: int,
@@ -991,7 +1008,7 @@ class BertEstimator(BaseEstimator):
     ) -> _engine.TrainConfig:
         return _engine.TrainConfig(
             **epochs_and_steps(1 if incremental else self.epochs, self.min_steps),
-            learning_rate=self.learning_rate,
+            learning_rate=self._learning_rate(),
             weight_decay=self.weight_decay,
             warmup_ratio=self.warmup_ratio,
             max_grad_norm=self.max_grad_norm,

@@ -323,3 +323,22 @@ def test_an_adapter_of_the_bundled_model_saves_in_under_two_megabytes(tmp_path):
     assert len(pickle.dumps(clf)) < 2e6
     loaded = skbert.load(tmp_path / "saved")
     np.testing.assert_array_equal(loaded.predict_proba(PROBE), clf.predict_proba(PROBE))
+
+
+def test_auto_learning_rate_is_higher_with_an_adapter(tiny_model):
+    from skbert._base import AUTO_ADAPTER_LEARNING_RATE, AUTO_LEARNING_RATE
+
+    def peak(**params) -> float:
+        clf = BertTextClassifier(
+            tiny_model,
+            epochs=1,
+            warmup_ratio=0.0,
+            lr_scheduler="constant",
+            random_state=0,
+            **params,
+        ).fit(TEXTS, LABELS)
+        return max(record["learning_rate"] for record in clf.history_)
+
+    assert peak() == pytest.approx(AUTO_LEARNING_RATE)
+    assert peak(adapter="lora") == pytest.approx(AUTO_ADAPTER_LEARNING_RATE)
+    assert peak(adapter="lora", learning_rate=3e-4) == pytest.approx(3e-4)

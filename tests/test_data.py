@@ -271,11 +271,19 @@ def _invalid(name: str, expected: str, got: str) -> str:
 INVALID_PARAMS = {
     "learning_rate": (
         -1,
-        _invalid("learning_rate", "a float in the range (0.0, inf)", "-1"),
+        _invalid(
+            "learning_rate",
+            "a float in the range (0.0, inf) or a str among {'auto'}",
+            "-1",
+        ),
     ),
     "learning_rate-zero": (
         0.0,
-        _invalid("learning_rate", "a float in the range (0.0, inf)", "0.0"),
+        _invalid(
+            "learning_rate",
+            "a float in the range (0.0, inf) or a str among {'auto'}",
+            "0.0",
+        ),
     ),
     "epochs": (
         0,
