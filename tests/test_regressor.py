@@ -158,7 +158,7 @@ def test_invalid_parameter_is_named_at_fit(tiny_model: str) -> None:
     with pytest.raises(
         InvalidParameterError,
         match=r"The 'learning_rate' parameter of BertTextRegressor must be a float "
-        r"in the range \(0\.0, inf\)\. Got -1 instead\.",
+        r"in the range \(0\.0, inf\) or a str among \{'auto'\}\. Got -1 instead\.",
     ):
         estimator.fit(TEXTS, Y)
     assert not hasattr(estimator, "model_")
