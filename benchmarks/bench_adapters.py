@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from _child import Runner, resolve_model
-from _cli import add_common_arguments, add_names, names, sample
+from _cli import add_common_arguments, add_names, names
 from _report import (
     SCORE_NAMES,
     machine,
@@ -49,7 +49,12 @@ from _report import (
     result_rows,
 )
 from _tools import Data, Job, Tool, timed
-from bench_pairs import Dataset, pair_array, score  # noqa: F401 (score: children)
+from bench_pairs import (  # noqa: F401 (score: children)
+    Dataset,
+    pair_array,
+    score,
+    write_sample,
+)
 
 DATASETS = {
     "sst2": Dataset("SST-2", "load_sst2", "classification", ("accuracy",)),
@@ -95,6 +100,45 @@ def run_skbert(job: Job, data: Data) -> dict[str, Any]:
     }
 
 
+def run_grid(job: Job, data: Data) -> dict[str, Any]:
+    """A 12-candidate ``GridSearchCV`` (2 folds, ``n_jobs=1``) around the tool's
+    default learning rate: its time, the bytes of the pickled search (the refitted
+    best estimator inside) and, through the child, its peak memory."""
+    import pickle
+
+    import numpy as np
+    from sklearn.model_selection import GridSearchCV
+
+    import skbert
+
+    options = dict(job.options)
+    rate = options.pop("learning_rate")
+    search = GridSearchCV(
+        skbert.BertTextClassifier(job.model_dir, random_state=job.seed, **options),
+        {
+            "learning_rate": [rate / 2, rate, rate * 2],
+            "epochs": [1, 2],
+            "warmup_ratio": [0.0, 0.1],
+        },
+        cv=2,
+        n_jobs=1,
+    )
+    y = np.asarray(data["train_y"], dtype=object)
+    _, fit_s = timed(lambda: search.fit(data["train_x"], y))
+    predicted, predict_s = timed(lambda: search.predict(data["eval_x"]))
+    model = search.best_estimator_.model_
+    return {
+        "fit_s": fit_s,
+        "predict_s": predict_s,
+        "predicted": predicted.tolist(),
+        "candidates": len(search.cv_results_["params"]),
+        "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "pickle_bytes": len(pickle.dumps(search)),
+        "learning_rate": search.best_params_["learning_rate"],
+        "n_iter": search.best_estimator_.n_iter_,
+    }
+
+
 HF = ("torch", "transformers", "skbert")
 ADAPTERS = {"lora": 8, "lora-r4": 4, "lora-r16": 16}
 TOOLS: dict[str, Tool] = {
@@ -104,10 +148,24 @@ TOOLS: dict[str, Tool] = {
         for name, rank in ADAPTERS.items()
     },
 }
+# The grid-search memory setting: the centre of each grid is the documented
+# default rate of ``learning_rate="auto"`` (full 1e-4, LoRA 2e-3).
+GRID_TOOLS: dict[str, Tool] = {
+    "grid-full": Tool("GridSearchCV, full fine-tuning", HF, run_grid),
+    "grid-lora": Tool("GridSearchCV, LoRA rank 8", (*HF, "peft"), run_grid),
+}
+GRID_RATES = {"grid-full": 1e-4, "grid-lora": 2e-3}
+# Training sentences of the grid's SST-2 sample: memory, not the score, is the point.
+GRID_TRAIN = 400
+FITS = tuple(TOOLS)  # what --tools chooses from
+TOOLS.update(GRID_TOOLS)
 
 
 def options_of(args: argparse.Namespace, tool: str) -> dict[str, Any]:
     """The estimator parameters of ``tool`` besides the model and the seed."""
+    if tool in GRID_TOOLS:
+        adapter = {"adapter": "lora"} if tool == "grid-lora" else {}
+        return {"learning_rate": GRID_RATES[tool], **adapter}
     options: dict[str, Any] = {}
     if args.learning_rate is not None:
         options["learning_rate"] = args.learning_rate
@@ -129,7 +187,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, default=None)
     parser.add_argument("--lora-learning-rate", type=float, default=None)
     add_names(parser, "--datasets", DATASETS)
-    add_names(parser, "--tools", TOOLS)
+    add_names(
+        parser, "--tools", {k: v for k, v in TOOLS.items() if k not in GRID_TOOLS}
+    )
+    parser.add_argument(
+        "--grid",
+        action="store_true",
+        help=f"also a 12-candidate GridSearchCV both ways on {GRID_TRAIN} SST-2 "
+        "sentences: time, peak memory, pickled size",
+    )
     quick = parser.add_argument_group("quick checks")
     quick.add_argument("--n-train", type=int, help="training sample of every task")
     quick.add_argument("--n-test", type=int, help="validation sample of every task")
@@ -139,24 +205,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run_datasets(
     args: argparse.Namespace, tools: list[str]
 ) -> Iterator[dict[str, Any]]:
-    import skbert.datasets
-
     model_dir = resolve_model(args.model)
     with Runner(Path(__file__).stem) as runner:
         for key in names(args.datasets, DATASETS, "dataset"):
             dataset = DATASETS[key]
             n_train = args.n_train or (SST2_TRAIN if key == "sst2" else None)
-            data = sample(
-                getattr(skbert.datasets, dataset.loader),
-                SPLITS,
-                args.data_dir,
-                n_train,
-                args.n_test,
-                args.seed,
-                float if dataset.task == "regression" else str,
-            )
-            data_path = runner.write_data(data)
-            print(f"{dataset.title}:", file=sys.stderr, flush=True)
+            data, data_path = write_sample(runner, args, dataset, n_train)
             results = [
                 runner.run(job(args, dataset, tool, model_dir), data_path)
                 for tool in tools
@@ -167,6 +221,22 @@ def run_datasets(
                 "n_train": len(data["train_x"]),
                 "n_eval": len(data["eval_x"]),
                 "results": results,
+            }
+        if args.grid:
+            dataset = DATASETS["sst2"]
+            data, data_path = write_sample(
+                runner, args, dataset, args.n_train or GRID_TRAIN
+            )
+            yield {
+                "dataset": f"{dataset.title}, GridSearchCV",
+                "grid": True,
+                "scores": list(dataset.scores),
+                "n_train": len(data["train_x"]),
+                "n_eval": len(data["eval_x"]),
+                "results": [
+                    runner.run(job(args, dataset, tool, model_dir), data_path)
+                    for tool in GRID_TOOLS
+                ],
             }
 
 
@@ -185,6 +255,8 @@ def section(setting: dict[str, Any]) -> str:
     """One dataset's Markdown: scores and costs, then LoRA against full."""
     scores = tuple(setting["scores"])
     results = setting["results"]
+    if setting.get("grid"):
+        return grid_section(setting)
     lines = [
         f"#### {setting['dataset']}: {setting['n_train']:,} train / "
         f"{setting['n_eval']:,} validation",
@@ -220,10 +292,30 @@ def section(setting: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def grid_section(setting: dict[str, Any]) -> str:
+    """The grid search both ways: time, peak memory, pickled search."""
+    results = setting["results"]
+    lines = [
+        f"#### {setting['dataset']}: {results[0]['candidates']} candidates x 2 "
+        f"folds, {setting['n_train']:,} train / {setting['n_eval']:,} validation",
+        "",
+        *result_rows(results, tuple(setting["scores"]), TOOLS),
+        "",
+        "| search | best learning rate | trainable parameters | pickled search MB |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {TOOLS[r['tool']].label} | {r['learning_rate']:g} | "
+            f"{r['trainable']:,} | {r['pickle_bytes'] / 1e6:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    tools = names(args.tools, TOOLS, "tool")
+    tools = names(args.tools, FITS, "tool")
     names(args.datasets, DATASETS, "dataset")
     started = time.perf_counter()
     host = machine(args.threads)

@@ -331,12 +331,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # --------------------------------------------------------------------------- run
 
 
+def write_sample(
+    runner: Runner, args: argparse.Namespace, dataset: Dataset, n_train: int | None
+) -> tuple[Data, Path]:
+    """The seeded sample of ``dataset`` that every tool of a run reads (``n_train``
+    training rows, all when None; ``--n-test`` validation rows), and where the
+    children find it."""
+    import skbert.datasets
+
+    data = sample(
+        getattr(skbert.datasets, dataset.loader),
+        SPLITS,
+        args.data_dir,
+        n_train,
+        args.n_test,
+        args.seed,
+        float if dataset.task == "regression" else str,
+    )
+    print(f"{dataset.title}:", file=sys.stderr, flush=True)
+    return data, runner.write_data(data)
+
+
 def run_datasets(
     args: argparse.Namespace, tools: list[str]
 ) -> Iterator[dict[str, Any]]:
     """Every tool on every dataset; one entry per dataset."""
-    import skbert.datasets
-
     model_dir = resolve_model(args.model)
     with Runner(Path(__file__).stem) as runner:
         for key in names(args.datasets, DATASETS, "dataset"):
@@ -344,17 +363,7 @@ def run_datasets(
             run = [t for t in tools if t != "embed" or dataset.task == "regression"]
             if not run:
                 continue
-            data = sample(
-                getattr(skbert.datasets, dataset.loader),
-                SPLITS,
-                args.data_dir,
-                args.n_train,
-                args.n_test,
-                args.seed,
-                float if dataset.task == "regression" else str,
-            )
-            data_path = runner.write_data(data)
-            print(f"{dataset.title}:", file=sys.stderr, flush=True)
+            data, data_path = write_sample(runner, args, dataset, args.n_train)
             rounds = []
             for round_ in range(args.repeat):
                 order = run if round_ % 2 == 0 else run[::-1]

@@ -254,6 +254,47 @@ def test_chunk_rows_follow_their_documents(tokenizer) -> None:
     assert all(np.array_equal(a, b) for a, b in zip(subset.ids, expected, strict=True))
 
 
+class _CountingTokenizer:
+    """A tokenizer that records the characters of each call's texts."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.characters: list[int] = []
+
+    def __call__(self, *texts, **kwargs):
+        self.characters.append(sum(len(text) for column in texts for text in column))
+        return self.tokenizer(*texts, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self.tokenizer, name)
+
+
+@pytest.mark.parametrize("pairs", [False, True])
+def test_long_documents_reach_the_tokenizer_in_bounded_chunks(
+    tokenizer, pairs: bool
+) -> None:
+    """Chunks of 4,096 documents of 5,000 words sent all of them to the tokenizer
+    at once (2,000 raised the peak memory of predicting by 1.1 GB); a chunk now
+    holds about a million characters, and the rows are what one call gives."""
+    docs = [long_text(8000, seed) for seed in range(30)]  # ~45,000 characters each
+    inputs = [("good film", doc) for doc in docs] if pairs else docs
+    reading = _data.Reading("chunk", stride=4)
+    counting = _CountingTokenizer(tokenizer)
+    encoded = _data.tokenize(counting, inputs, MAX_LENGTH, reading=reading)
+    calls = [n for n in counting.characters if n > 1000]  # not the template's
+    assert len(calls) >= 2
+    assert max(calls) <= 1_000_000
+    assert sum(calls) == sum(map(len, docs))  # each document once
+    one = [_data.tokenize(tokenizer, [x], MAX_LENGTH, reading=reading) for x in inputs]
+    expected = list(itertools.chain.from_iterable(one))
+    assert len(encoded) == len(expected) > 30 * 500
+    for got, alone in zip(encoded, expected, strict=True):
+        np.testing.assert_array_equal(got, alone)
+    np.testing.assert_array_equal(
+        encoded.doc, np.repeat(np.arange(30), [len(x) for x in one])
+    )
+
+
 def test_per_row_shares_each_documents_weight(tokenizer) -> None:
     texts = [long_text(40, 1), "good film", long_text(20, 2)]
     encoded = tokenize(tokenizer, texts, "chunk", stride=4)
