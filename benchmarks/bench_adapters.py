@@ -93,7 +93,7 @@ def run_skbert(job: Job, data: Data) -> dict[str, Any]:
         "predicted": predicted.tolist(),
         "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "pickle_bytes": len(pickle.dumps(estimator)),
-        "learning_rate": estimator.learning_rate,
+        "learning_rate": estimator._learning_rate(),  # "auto" resolved
         "n_iter": estimator.n_iter_,
         "train_loss": float(estimator.loss_curve_[-1]),
         "device": str(estimator.device_),
