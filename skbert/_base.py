@@ -271,6 +271,35 @@ AUTO_LEARNING_RATE = 1e-4
 AUTO_ADAPTER_LEARNING_RATE = 2e-3
 
 
+# The LoRA parameters of every estimator that fine-tunes (see BertEstimator).
+ADAPTER_CONSTRAINTS: dict[str, list] = {
+    "adapter": [None, StrOptions({"lora"})],
+    "adapter_rank": [Interval(Integral, 1, None, closed="left")],
+    "adapter_alpha": [Interval(Real, 0.0, None, closed="neither")],
+    "adapter_dropout": [Interval(Real, 0.0, 1.0, closed="left")],
+    "adapter_modules": [StrOptions({"attention", "all-linear"})],
+}
+
+
+def resolve_learning_rate(estimator: Any, full: float, adapter: float) -> float:
+    """``estimator.learning_rate``, or for ``"auto"`` the rate for its adapter."""
+    if estimator.learning_rate != "auto":
+        return float(estimator.learning_rate)
+    return full if estimator.adapter is None else adapter
+
+
+def adapter_settings(estimator: Any) -> _hub.Adapter | None:
+    """The LoRA adapter that ``estimator``'s parameters ask for, or None."""
+    if estimator.adapter is None:
+        return None
+    return _hub.Adapter(
+        int(estimator.adapter_rank),
+        float(estimator.adapter_alpha),
+        float(estimator.adapter_dropout),
+        str(estimator.adapter_modules),
+    )
+
+
 def epochs_and_steps(
     epochs: int | str, min_steps: int, auto: int = AUTO_EPOCHS
 ) -> dict[str, int]:
@@ -375,11 +404,7 @@ class BertEstimator(BaseEstimator):
         "min_steps": [Interval(Integral, 0, None, closed="left")],
         "pooling": [StrOptions({"auto", "cls", "mean"})],
         "head_init": [StrOptions({"auto", "linear", "random"})],
-        "adapter": [None, StrOptions({"lora"})],
-        "adapter_rank": [Interval(Integral, 1, None, closed="left")],
-        "adapter_alpha": [Interval(Real, 0.0, None, closed="neither")],
-        "adapter_dropout": [Interval(Real, 0.0, 1.0, closed="left")],
-        "adapter_modules": [StrOptions({"attention", "all-linear"})],
+        **ADAPTER_CONSTRAINTS,
         "weight_decay": [Interval(Real, 0.0, None, closed="left")],
         "warmup_ratio": [Interval(Real, 0.0, 1.0, closed="both")],
         "max_grad_norm": [Interval(Real, 0.0, None, closed="neither"), None],
@@ -658,16 +683,6 @@ class BertEstimator(BaseEstimator):
                 "freeze_layers=N to keep the adapters of the first N layers out."
             )
 
-    def _adapter_settings(self) -> _hub.Adapter | None:
-        if self.adapter is None:
-            return None
-        return _hub.Adapter(
-            int(self.adapter_rank),
-            float(self.adapter_alpha),
-            float(self.adapter_dropout),
-            str(self.adapter_modules),
-        )
-
     def _fit_device(self) -> torch.device:
         """The training device: under torchrun, "cuda" is this rank's GPU."""
         return _distributed.device_for_rank(resolve_device(self.device))
@@ -915,7 +930,7 @@ class BertEstimator(BaseEstimator):
             seed=seed,
             pooling=pooling,
         )
-        adapter = self._adapter_settings()
+        adapter = adapter_settings(self)
         if adapter is not None:
             _hub.add_adapter(model, adapter, os.fspath(self.model_name_or_path), source)
         return model, tokenizer, self._capped_max_length(tokenizer, model.config)
@@ -923,7 +938,7 @@ class BertEstimator(BaseEstimator):
     def _continued_model(self) -> Any:
         """The fitted model that a warm start or ``partial_fit`` trains on: with
         ``adapter=None``, a fitted adapter is folded into a copy's weights."""
-        wanted, fitted = self._adapter_settings(), _hub.adapter_of(self.model_)
+        wanted, fitted = adapter_settings(self), _hub.adapter_of(self.model_)
         if wanted is None:
             return self.model_ if fitted is None else _hub.merged(self.model_)
         if wanted != fitted:
@@ -992,11 +1007,9 @@ class BertEstimator(BaseEstimator):
 
     def _learning_rate(self) -> float:
         """``learning_rate``, with ``"auto"`` resolved for ``adapter``."""
-        if self.learning_rate != "auto":
-            return float(self.learning_rate)
-        if self.adapter is not None:
-            return AUTO_ADAPTER_LEARNING_RATE
-        return AUTO_LEARNING_RATE
+        return resolve_learning_rate(
+            self, AUTO_LEARNING_RATE, AUTO_ADAPTER_LEARNING_RATE
+        )
 
     def _train_config(
         self,

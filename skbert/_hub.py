@@ -319,7 +319,7 @@ def load_saved(directory: str, encoder: bool = False) -> tuple[Any, Any]:
     kind = AutoModel if encoder else AutoModelForSequenceClassification
     with quiet_transformers():
         if os.path.isfile(os.path.join(directory, ADAPTER_WEIGHTS)):
-            model = _load_adapter_model(directory)
+            model = _load_adapter_model(directory, kind)
         else:
             model = kind.from_pretrained(
                 directory,
@@ -480,7 +480,9 @@ def _inject(model: Any, adapter: Adapter) -> None:
     from peft import LoraConfig, inject_adapter_in_model
     from torch import nn
 
-    prefix = f"{model.base_model_prefix}."
+    # A model with a head names its body's layers "<prefix>.<name>"; a bare
+    # encoder (BertTextEmbedder's) is its own body.
+    prefix = "" if model.base_model is model else f"{model.base_model_prefix}."
     targets = [
         prefix + module_name
         for module_name, module in model.base_model.named_modules()
@@ -533,14 +535,15 @@ def weights_sha256(source: str) -> str:
 
 def adapter_state(model: Any) -> dict[str, Any]:
     """What an adapter model adds to its base: the adapter's weights and every
-    weight outside the encoder body (the head)."""
+    weight outside the encoder body (the head; a bare encoder has none)."""
     from ._engine import ADAPTER_MARK
 
+    bare = model.base_model is model
     body = f"{model.base_model_prefix}."
     return {
         key: value.detach().cpu().contiguous()
         for key, value in model.state_dict().items()
-        if ADAPTER_MARK in key or not key.startswith(body)
+        if ADAPTER_MARK in key or not (bare or key.startswith(body))
     }
 
 
@@ -578,11 +581,12 @@ def save_adapter(model: Any, tokenizer: Any, directory: str) -> None:
     save_file(adapter_state(model), os.path.join(directory, ADAPTER_WEIGHTS))
 
 
-def _load_adapter_model(directory: str) -> Any:
+def _load_adapter_model(directory: str, kind: Any) -> Any:
     """The adapter model saved in ``directory``: its base, found and checked
-    against the recorded sha256, with the saved adapter and head."""
+    against the recorded sha256, loaded as ``kind`` (a transformers auto class),
+    with the saved adapter and head."""
     from safetensors.torch import load_file
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+    from transformers import AutoConfig
 
     from .exceptions import CorruptModelError
 
@@ -607,7 +611,7 @@ def _load_adapter_model(directory: str) -> Any:
             "trained on: restore that model, or load a save(merge=True) copy."
         )
     with quiet_transformers():
-        model = AutoModelForSequenceClassification.from_pretrained(
+        model = kind.from_pretrained(
             source, config=config, local_files_only=local, ignore_mismatched_sizes=True
         )
     _inject(model, adapter_of(model))

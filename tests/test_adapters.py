@@ -342,3 +342,96 @@ def test_auto_learning_rate_is_higher_with_an_adapter(tiny_model):
     assert peak() == pytest.approx(AUTO_LEARNING_RATE)
     assert peak(adapter="lora") == pytest.approx(AUTO_ADAPTER_LEARNING_RATE)
     assert peak(adapter="lora", learning_rate=3e-4) == pytest.approx(3e-4)
+
+
+# ------------------------------------------------------ the supervised embedder
+
+
+def lora_embedder(model: str, **params: object) -> BertTextEmbedder:
+    settings = {"epochs": 3, "learning_rate": 1e-2, "random_state": 0}
+    return BertTextEmbedder(model, adapter="lora", **{**settings, **params})
+
+
+def test_embedder_trains_only_its_adapters_and_moves_the_embeddings(tiny_model):
+    untrained = BertTextEmbedder(tiny_model).fit()
+    embedder = lora_embedder(tiny_model).fit(TEXTS, LABELS)
+    lora_weights = {
+        k: v for k, v in embedder.model_.state_dict().items() if "lora_" in k
+    }
+    assert sum(v.numel() for v in lora_weights.values()) == ATTENTION * 8  # rank 8
+    assert any(v.abs().max() > 0 for k, v in lora_weights.items() if "lora_B" in k)
+    base = {
+        key.replace(".base_layer", ""): value
+        for key, value in embedder.model_.state_dict().items()
+        if "lora_" not in key
+    }
+    for key, value in untrained.model_.state_dict().items():
+        torch.testing.assert_close(base[key], value, rtol=0, atol=0, msg=key)
+    moved = embedder.transform(PROBE) - untrained.transform(PROBE)
+    assert np.abs(moved).max() > 1e-3
+
+
+def test_embedder_without_labels_gets_no_adapter(tiny_model):
+    embedder = lora_embedder(tiny_model).fit(TEXTS)
+    assert _hub.adapter_of(embedder.model_) is None
+    assert not any("lora_" in k for k in embedder.model_.state_dict())
+
+
+@pytest.mark.parametrize("how", ["pickle", "joblib"])
+def test_embedder_adapter_round_trips_without_the_base_weights(
+    tiny_model, how, tmp_path
+):
+    embedder = lora_embedder(tiny_model, adapter_rank=np.int64(4))
+    embedder.fit(TEXTS, LABELS)
+    loaded = round_trip(embedder, how, tmp_path)
+    np.testing.assert_allclose(
+        loaded.transform(PROBE), embedder.transform(PROBE), rtol=0, atol=1e-6
+    )
+    assert loaded.get_params() == embedder.get_params()
+    full = BertTextEmbedder(tiny_model, epochs=1, random_state=0).fit(TEXTS, LABELS)
+    assert len(pickle.dumps(embedder)) < len(pickle.dumps(full)) / 2
+
+
+def test_embedder_adapter_whose_base_is_gone_is_named(own_base):
+    embedder = lora_embedder(str(own_base), epochs=1).fit(TEXTS, LABELS)
+    state = pickle.dumps(embedder)
+    shutil.rmtree(own_base)
+    with pytest.raises(ModelNotFoundError, match="LoRA adapter of the base model"):
+        pickle.loads(state)
+
+
+def test_embedder_adapter_in_a_grid_searched_pipeline(tiny_model):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    pipe = make_pipeline(lora_embedder(tiny_model, epochs=1), LogisticRegression())
+    grid = GridSearchCV(pipe, {"berttextembedder__adapter_rank": [2, 4]}, cv=2)
+    grid.fit(TEXTS, LABELS)
+    assert grid.best_params_["berttextembedder__adapter_rank"] in (2, 4)
+    assert grid.predict(PROBE).shape == (4,)
+
+
+def test_embedder_auto_learning_rate_follows_the_adapter(tiny_model, monkeypatch):
+    from skbert import _embedder
+
+    rates = []
+    train = _embedder._engine.train
+
+    def recording(model, batches, config, *args, **kwargs):
+        rates.append(config.learning_rate)
+        return train(model, batches, config, *args, **kwargs)
+
+    monkeypatch.setattr(_embedder._engine, "train", recording)
+    for params in ({}, {"adapter": "lora"}, {"adapter": "lora", "learning_rate": 3e-4}):
+        BertTextEmbedder(tiny_model, epochs=1, **params).fit(TEXTS, LABELS)
+    assert rates == [
+        _embedder.AUTO_LEARNING_RATE,
+        _embedder.AUTO_ADAPTER_LEARNING_RATE,
+        3e-4,
+    ]
+    with pytest.raises(
+        ValueError, match="'adapter_rank' parameter of BertTextEmbedder"
+    ):
+        BertTextEmbedder(tiny_model, adapter="lora", adapter_rank=0, epochs=1).fit(
+            TEXTS, LABELS
+        )

@@ -62,6 +62,13 @@ SCRIPT = textwrap.dedent(
         est.partial_fit(texts, y)
         result["target_mean"] = est.target_mean_.tolist()
         result["target_scale"] = est.target_scale_.tolist()
+    elif kind == "adapter":  # LoRA: only the adapters and the head train
+        y = np.array(["a", "b"])[(np.arange(40) % 2) ^ (rank % 2)]
+        est = BertTextClassifier(model, adapter="lora", adapter_rank=4,
+                                 learning_rate=2e-2, epochs=2, batch_size=4,
+                                 random_state=0)
+        est.fit(texts, y)
+        result["predict"] = est.predict_proba(texts[:5]).tolist()
     elif kind == "bad_labels":
         y = ["a", "b"] * 20 if rank == 0 else ["a", "b"] * 19  # 38 labels
         try:
@@ -186,6 +193,17 @@ def test_regressor_ranks_share_rank_zeros_target_scaling(tiny_model, tmp_path):
     assert zero == one
     assert zero["target_mean"] == pytest.approx([19.5])  # rank 0's 0..39
     assert zero["n_iter"] == 3  # two epochs of fit, one of partial_fit
+
+
+def test_lora_adapters_train_in_step_on_every_rank(tiny_model, tmp_path):
+    """With adapter="lora" only the adapters and the head have gradients to
+    all-reduce; the ranks still end identical, and the adapters moved."""
+    zero, one, _ = _torchrun(tmp_path, tiny_model, "adapter")
+    _assert_same_weights(tmp_path)
+    assert zero == one and zero["n_iter"] == 2
+    weights = _weights(tmp_path, 0)
+    moved = [name for name in weights if "lora_B" in name and weights[name].any()]
+    assert len(moved) == 8  # query, key, value, output of both layers
 
 
 def test_an_error_on_one_rank_is_raised_on_every_rank(tiny_model, tmp_path):

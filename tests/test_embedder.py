@@ -189,7 +189,12 @@ def test_every_parameter_and_attribute_is_documented(embedder):
 
     def section(name):
         body = doc.split(f"{name}\n{'-' * len(name)}\n", 1)[1].split("\n\n", 1)[0]
-        return {line.split(" : ")[0] for line in body.splitlines() if " : " in line}
+        return {
+            name.strip()
+            for line in body.splitlines()
+            if " : " in line
+            for name in line.split(" : ")[0].split(",")
+        }
 
     assert section("Parameters") == set(inspect.signature(BertTextEmbedder).parameters)
     fitted = {name for name in vars(embedder) if name.endswith("_")}
