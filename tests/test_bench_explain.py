@@ -1,12 +1,15 @@
 """``benchmarks/bench_explain.py`` runs end to end on the tiny model, so it cannot rot.
 
 It fine-tunes the tiny random BERT on 100 SST-2 sentences, explains 4 validation
-sentences with every method (LIME on 1, where ``lime`` is installed: it is no
-dependency of skbert) and measures calibration on SST-2 and GoEmotions.
+sentences with every method and measures calibration on SST-2 and GoEmotions.
+LIME is a benchmark peer, not a dependency of skbert: where ``lime`` is installed
+it explains 1 sentence, elsewhere (CI) the script runs with ``--n-lime 0`` and the
+test checks that it leaves LIME's rows out rather than failing.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -16,7 +19,7 @@ from conftest import run_benchmark, shared_data
 
 @pytest.mark.slow
 def test_explain_benchmark_runs_end_to_end(tiny_model, tmp_path):
-    pytest.importorskip("lime")
+    has_lime = importlib.util.find_spec("lime") is not None
     data = shared_data(
         "sst2/train.csv.gz",
         "sst2/validation.csv.gz",
@@ -26,14 +29,17 @@ def test_explain_benchmark_runs_end_to_end(tiny_model, tmp_path):
     done = run_benchmark(
         "bench_explain.py",
         *("--model", tiny_model, "--data-dir", str(data), "--epochs", "1"),
-        *("--n-train", "100", "--n-explain", "4", "--n-lime", "1"),
+        *("--n-train", "100", "--n-explain", "4", "--n-lime", str(int(has_lime))),
         *("--n-steps", "8", "--n-calibration", "400", "--n-eval", "60"),
         *("--json", str(tmp_path / "explain.json")),
     )
     report = json.loads((tmp_path / "explain.json").read_text())
     methods = report["faithfulness"]["methods"]
-    assert set(methods) >= {"skbert", "lime", "attention", "random"}
-    assert methods["lime"]["n_texts"] == 1
+    assert set(methods) >= {"skbert", "attention", "random"}
+    if has_lime:
+        assert methods["lime"]["n_texts"] == 1
+    else:
+        assert not any("lime" in name.lower() for name in methods)
     for row in methods.values():
         assert -1 <= row["comprehensiveness"] <= 1 and -1 <= row["sufficiency"] <= 1
     assert report["faithfulness"]["completeness"]["median_error"] >= 0
