@@ -100,7 +100,10 @@ def test_trainable_parameters_are_the_adapters_and_the_head(
     assert clf.model_.classifier.weight.requires_grad
 
 
-def test_fit_trains_the_adapters_and_leaves_the_base_weights(fitted, tiny_model):
+def test_fit_trains_the_adapters_and_leaves_the_base_weights(tiny_model):
+    # Its own fit: the module's shared ``fitted`` scored 0.83 once in CI's random
+    # test order, so another test may have changed it before this one ran.
+    fitted = lora(tiny_model).fit(TEXTS, LABELS)
     base = body_weights(_hub.load_model(tiny_model, True, ["neg", "pos"]))
     after = body_weights(fitted.model_)
     assert after.keys() == base.keys()
