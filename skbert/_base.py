@@ -14,6 +14,7 @@ succeeded, so a failed ``fit`` leaves the estimator as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 from collections.abc import Callable
@@ -269,6 +270,9 @@ AUTO_EPOCHS = 3
 # learning_rate="auto": full fine-tuning, and LoRA adapters (see the parameter).
 AUTO_LEARNING_RATE = 1e-4
 AUTO_ADAPTER_LEARNING_RATE = 2e-3
+# learning_rate="auto" of contrastive training (SetFit's body rate), full and LoRA.
+CONTRASTIVE_LEARNING_RATE = 2e-5
+CONTRASTIVE_ADAPTER_LEARNING_RATE = 2e-4
 
 
 # The LoRA parameters of every estimator that fine-tunes (see BertEstimator).
@@ -777,16 +781,11 @@ class BertEstimator(BaseEstimator):
             view._record(spec, model, tokenizer, device, max_length, precision)
             if early_stopping:
                 evaluate = self._evaluator(view, spec, loss, val_encoded, *held)
-        head_init = self._auto_head_init if self.head_init == "auto" else self.head_init
-        if not continuing and head_init == "linear":
-            at = np.random.default_rng([seed, 1]).permutation(train_at)
-            at = at[:HEAD_INIT_INPUTS]
-            features = self._head_features(model, tokenizer, encoded.subset(at), device)
-            # Only relative weights matter to the loss; the probe's penalty must
-            # not grow or shrink with their scale, so it sees them at mean 1.
-            relative = weights[at] / max(float(np.mean(weights[at])), 1e-12)
-            head = self._linear_head(spec, features, targets[at], relative)
-            _engine.set_output_layer(model, *head)
+        contrastive = self._contrastive(
+            spec, inputs, len(train_at), continuing or incremental, early_stopping
+        )
+        if "contrastive_" in self._spec_attributes:
+            spec = {**spec, "contrastive_": contrastive}
         rows = encoded.subset(train_at)
         batches = _data.TrainBatches(
             rows,
@@ -797,10 +796,21 @@ class BertEstimator(BaseEstimator):
             rows.per_row(weights[train_at], share=True),
         )
         config = self._train_config(seed, loss, early_stopping, continuing, incremental)
-        resume = getattr(self, "_optimizer_state", None) if continuing else None
-        result = _engine.train(
-            model, batches, config, device, evaluate, resume if incremental else None
-        )
+        if contrastive:
+            stage = dataclasses.replace(
+                config,
+                loss=_engine.Loss("cosine_pairs"),
+                learning_rate=resolve_learning_rate(
+                    self, CONTRASTIVE_LEARNING_RATE, CONTRASTIVE_ADAPTER_LEARNING_RATE
+                ),
+            )
+            result = _engine.train(_engine.HeadInput(model), batches, stage, device)
+        if not continuing:
+            head = (model, tokenizer, encoded, spec, targets, weights, train_at)
+            self._start_head(*head, seed, device)
+        if not contrastive:
+            resume = getattr(self, "_optimizer_state", None) if incremental else None
+            result = _engine.train(model, batches, config, device, evaluate, resume)
         if tunes:
             outputs = view._outputs_of(val_encoded)
             spec = _distributed.broadcast(self._tune(spec, outputs, held[1], held[2]))
@@ -808,6 +818,46 @@ class BertEstimator(BaseEstimator):
         self._record_result(result, continuing)
         self._optimizer_state = result.optimizer
         return self
+
+    def _start_head(
+        self,
+        model: Any,
+        tokenizer: Any,
+        encoded: _data.Encoded,
+        spec: Spec,
+        targets: np.ndarray,
+        weights: np.ndarray,
+        at: np.ndarray,
+        seed: int,
+        device: Any,
+    ) -> None:
+        """Start the new head of ``model`` as ``head_init`` says: a linear
+        probe of what it reads for (up to HEAD_INIT_INPUTS of) the rows ``at``,
+        or transformers' random initialisation as loaded."""
+        head_init = self._auto_head_init if self.head_init == "auto" else self.head_init
+        if head_init != "linear":
+            return
+        at = np.random.default_rng([seed, 1]).permutation(at)[:HEAD_INIT_INPUTS]
+        features = self._head_features(model, tokenizer, encoded.subset(at), device)
+        # Only relative weights matter to the loss; the probe's penalty must
+        # not grow or shrink with their scale, so it sees them at mean 1.
+        relative = weights[at] / max(float(np.mean(weights[at])), 1e-12)
+        head = self._linear_head(spec, features, targets[at], relative)
+        # Ranks of data-parallel training start (or, after a contrastive
+        # stage, end) with rank 0's head, as they start with its weights.
+        _engine.set_output_layer(model, *_distributed.broadcast(head))
+
+    def _contrastive(
+        self,
+        spec: Spec,
+        inputs: _data.Inputs,
+        n_train: int,
+        continuing: bool,
+        early_stopping: bool,
+    ) -> bool:
+        """Whether ``fit`` trains the body contrastively and then only fits the
+        head (the classifier's ``contrastive``); other tasks never do."""
+        return False
 
     def _head_features(
         self, model: Any, tokenizer: Any, rows: _data.Encoded, device: Any

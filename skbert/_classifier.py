@@ -10,7 +10,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from . import _calibration, _data, _engine, _outputs
+from . import _calibration, _data, _distributed, _engine, _outputs
 from ._base import (
     BertEstimator,
     Spec,
@@ -19,9 +19,13 @@ from ._base import (
     with_parameters,
 )
 
+# contrastive="auto" trains contrastively up to this many training texts per
+# class on average (measured on SST-2 at 8, 16 and 64 per class; see the guide).
+CONTRASTIVE_TEXTS_PER_CLASS = 64
+
 
 @shared_docs
-@with_parameters(class_weight=None, threshold=0.5, calibrate=False)
+@with_parameters(class_weight=None, threshold=0.5, calibrate=False, contrastive="auto")
 class BertTextClassifier(ClassifierMixin, BertEstimator):
     """Fine-tune a pretrained BERT-family model as a scikit-learn text classifier.
 
@@ -60,6 +64,22 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         prediction time: ``set_params(calibrate=False)`` gives the raw
         probabilities back. See the user guide for when
         ``CalibratedClassifierCV`` fits better.
+    contrastive : bool or "auto", default="auto"
+        Train as SetFit does (Tunstall et al. 2022) instead of end to end:
+        first the encoder alone, on every pair of texts in a batch, pulling
+        the features that the head reads towards cosine similarity 1 for two
+        texts of the same class and 0 otherwise (``epochs``, ``min_steps``,
+        ``batch_size`` and the schedule as for fine-tuning; a ``learning_rate``
+        of "auto" is SetFit's 2e-5 here, 2e-4 with ``adapter="lora"``); then
+        the head, as the logistic regression of ``head_init="linear"`` on those
+        features, and nothing after it. On a few dozen texts per class this
+        learns more than fine-tuning end to end, which overfits them (see the
+        user guide). "auto" is True for a first ``fit`` on single texts with
+        one label each, at most 64 training texts per class on average, the
+        head started as a linear probe and no early stopping; False
+        otherwise. True needs one label per text, a linear head and no early
+        stopping, and a fresh fit (``warm_start`` and ``partial_fit`` continue
+        end to end).
 
     Attributes
     ----------
@@ -75,6 +95,9 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
     temperature_ : float, ndarray of shape (n_labels,) or None
         The temperature that ``calibrate=True`` fitted (one per label for a
         multi-label model); None when ``fit`` did not calibrate.
+    contrastive_ : bool
+        Whether ``fit`` trained the encoder contrastively and then fitted the
+        head only (see ``contrastive``).
     {attributes}
 
     See Also
@@ -120,17 +143,25 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
     _problem = "single_label_classification"
     _stratify = True
     _auto_head_init = "linear"
-    _spec_attributes = ("classes_", "multilabel_", "thresholds_", "temperature_")
+    _spec_attributes = (
+        "classes_",
+        "multilabel_",
+        "thresholds_",
+        "temperature_",
+        "contrastive_",
+    )
     _spec_defaults: ClassVar[Spec] = {
         "multilabel_": False,
         "thresholds_": None,
         "temperature_": None,
+        "contrastive_": False,
     }
     _parameter_constraints: ClassVar[dict] = {
         **BertEstimator._parameter_constraints,
         "class_weight": [None, dict, StrOptions({"balanced"})],
         "threshold": [Interval(Real, 0.0, 1.0, closed="neither"), StrOptions({"auto"})],
         "calibrate": ["boolean"],
+        "contrastive": ["boolean", StrOptions({"auto"})],
     }
 
     def __sklearn_tags__(self) -> Any:
@@ -172,7 +203,8 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         n_labels = targets.shape[1]
         if spec is None:
             spec = {"classes_": np.arange(n_labels), "multilabel_": True}
-            return {**spec, "thresholds_": None, "temperature_": None}, targets
+            spec = {**spec, "thresholds_": None, "temperature_": None}
+            return {**spec, "contrastive_": False}, targets
         if not spec["multilabel_"] or len(spec["classes_"]) != n_labels:
             fitted = "y" if validation else "the fitted estimator"
             kind = (
@@ -199,6 +231,7 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
             "multilabel_": False,
             "thresholds_": None,
             "temperature_": None,
+            "contrastive_": False,
         }
 
     def _warm_start_targets(self, y: Any, n_samples: int) -> tuple[Spec, np.ndarray]:
@@ -268,6 +301,45 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
                 np.array([b[1] - b[0] for _, b in columns]),
             )
         return _logistic_head(features, targets, weights, len(spec["classes_"]))
+
+    def _contrastive(
+        self,
+        spec: Spec,
+        inputs: _data.Inputs,
+        n_train: int,
+        continuing: bool,
+        early_stopping: bool,
+    ) -> bool:
+        if not isinstance(self.contrastive, str) and not self.contrastive:
+            return False
+        obstacle = self._contrastive_obstacle(spec, continuing, early_stopping)
+        if isinstance(self.contrastive, str):  # "auto"
+            small = n_train <= CONTRASTIVE_TEXTS_PER_CLASS * len(spec["classes_"])
+            pairs = isinstance(inputs[0], tuple)
+            return _distributed.broadcast(obstacle is None and small and not pairs)
+        if obstacle is not None:
+            raise ValueError(
+                f"contrastive=True trains a new model's encoder on pairs of texts "
+                f"of one class, then fits its head, but {obstacle}. Use "
+                "contrastive='auto' or False."
+            )
+        return True
+
+    def _contrastive_obstacle(
+        self, spec: Spec, continuing: bool, early_stopping: bool
+    ) -> str | None:
+        """Why ``fit`` cannot train contrastively, or None."""
+        if spec["multilabel_"]:
+            return "y is a multi-label indicator matrix (one label per text needed)"
+        if continuing:
+            return "this fit continues a fitted model (warm_start or partial_fit)"
+        if early_stopping:
+            return "early_stopping=True watches a loss that only fine-tuning lowers"
+        if self.head_init == "random":
+            return "head_init='random' would leave the head untrained"
+        if self.freeze_layers == "all":
+            return "freeze_layers='all' freezes the encoder"
+        return None
 
     def _loss(self, spec: Spec, targets: np.ndarray) -> _engine.Loss:
         if not spec["multilabel_"]:

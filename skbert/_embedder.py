@@ -26,6 +26,8 @@ from sklearn.utils.validation import check_is_fitted
 from . import _data, _engine, _hub, _persistence
 from ._base import (
     ADAPTER_CONSTRAINTS,
+    CONTRASTIVE_ADAPTER_LEARNING_RATE,
+    CONTRASTIVE_LEARNING_RATE,
     N_JOBS_CONSTRAINT,
     adapter_settings,
     epochs_and_steps,
@@ -35,10 +37,6 @@ from ._base import (
     with_default_parameters,
 )
 from ._device import check_device_string, resolve_device, threads
-
-# learning_rate="auto" of the contrastive fine-tuning: full, and LoRA adapters.
-AUTO_LEARNING_RATE = 2e-5
-AUTO_ADAPTER_LEARNING_RATE = 2e-4
 
 
 class BertTextEmbedder(
@@ -317,7 +315,7 @@ class BertTextEmbedder(
     def _learning_rate(self) -> float:
         """``learning_rate``, with ``"auto"`` resolved for ``adapter``."""
         return resolve_learning_rate(
-            self, AUTO_LEARNING_RATE, AUTO_ADAPTER_LEARNING_RATE
+            self, CONTRASTIVE_LEARNING_RATE, CONTRASTIVE_ADAPTER_LEARNING_RATE
         )
 
     def transform(self, X: Any) -> np.ndarray:

@@ -597,9 +597,13 @@ def freeze(model: nn.Module, freeze_layers: int | str, adapter: bool = False) ->
     ``"all"`` freezes the whole pretrained body, so only the classification head
     trains; 0 trains everything. Every call first unfreezes all parameters.
     With ``adapter``, the body's own weights stay frozen and only its adapters'
-    (named ``lora_``) train, except those in the frozen layers.
+    (named ``lora_``) train, except those in the frozen layers. The output
+    layer of a :class:`HeadInput` stays frozen: its loss never reaches it, and
+    data-parallel training requires every trained weight to get a gradient.
     """
     model.requires_grad_(True)
+    if isinstance(model, HeadInput):
+        output_layer(model.model).requires_grad_(False)
     if adapter:
         for name, parameter in model.base_model.named_parameters():
             parameter.requires_grad_(ADAPTER_MARK in name)
@@ -710,29 +714,18 @@ def head_features(
 ) -> np.ndarray:
     """What the output layer of ``model`` reads for each row, in eval mode
     (pooled, after the head's dense layers where it has any), in row order."""
-    layer = output_layer(model)
-    seen: list[torch.Tensor] = []
-    hook = layer.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
-
-    def forward(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        seen.clear()
-        model(**inputs)
-        return seen[-1].reshape(len(inputs["input_ids"]), -1)
-
-    try:
-        model.to(device)
-        return _run(
-            forward,
-            model,
-            batches,
-            n_samples,
-            device,
-            precision="fp32",
-            total=None,
-            verbose=0,
-        )
-    finally:
-        hook.remove()
+    features = HeadInput(model)
+    model.to(device)
+    return _run(
+        lambda inputs: features(**inputs).logits,
+        model,
+        batches,
+        n_samples,
+        device,
+        precision="fp32",
+        total=None,
+        verbose=0,
+    )
 
 
 def set_output_layer(model: nn.Module, weight: np.ndarray, bias: np.ndarray) -> None:
@@ -764,6 +757,32 @@ class Pooled(nn.Module):
     def forward(self, **inputs: torch.Tensor) -> _Output:
         hidden = self.encoder(**inputs).last_hidden_state
         return _Output(pool(hidden, inputs["attention_mask"], self.pooling))
+
+
+class HeadInput(nn.Module):
+    """A model with a head whose forward returns, as ``logits``, what its output
+    layer reads (pooled, after the head's dense layers where it has any), so
+    :func:`train` trains the body on those features with a loss of embeddings
+    ("cosine_pairs": the contrastive stage before a head is fitted)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    @property
+    def base_model(self) -> nn.Module:
+        return self.model.base_model
+
+    def forward(self, **inputs: torch.Tensor) -> _Output:
+        seen: list[torch.Tensor] = []
+        hook = output_layer(self.model).register_forward_pre_hook(
+            lambda module, args: seen.append(args[0])
+        )
+        try:
+            self.model(**inputs)
+        finally:
+            hook.remove()
+        return _Output(seen[-1].reshape(len(inputs["input_ids"]), -1))
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:

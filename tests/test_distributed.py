@@ -176,9 +176,9 @@ def test_alone_the_two_label_sets_give_different_weights(tiny_model):
         f"text {i} {'good' if i % 3 else 'bad'} words" * (1 + i % 4) for i in range(40)
     ]
     fits = [
-        BertTextClassifier(tiny_model, epochs=2, batch_size=4, random_state=0).fit(
-            texts, np.array(["a", "b"])[(np.arange(40) % 2) ^ rank]
-        )
+        BertTextClassifier(
+            tiny_model, epochs=2, batch_size=4, random_state=0, contrastive=False
+        ).fit(texts, np.array(["a", "b"])[(np.arange(40) % 2) ^ rank])
         for rank in (0, 1)
     ]
     weight = "classifier.weight"
@@ -196,8 +196,9 @@ def test_regressor_ranks_share_rank_zeros_target_scaling(tiny_model, tmp_path):
 
 
 def test_lora_adapters_train_in_step_on_every_rank(tiny_model, tmp_path):
-    """With adapter="lora" only the adapters and the head have gradients to
-    all-reduce; the ranks still end identical, and the adapters moved."""
+    """With adapter="lora" only the adapters have gradients to all-reduce (40
+    texts: the contrastive stage, then rank 0's probe head); the ranks still
+    end identical, and the adapters moved."""
     zero, one, _ = _torchrun(tmp_path, tiny_model, "adapter")
     _assert_same_weights(tmp_path)
     assert zero == one and zero["n_iter"] == 2

@@ -13,7 +13,13 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from conftest import round_trip
-from skbert import BertTextClassifier, BertTextEmbedder, BertTextRegressor, _hub
+from skbert import (
+    BertTextClassifier,
+    BertTextEmbedder,
+    BertTextRegressor,
+    _engine,
+    _hub,
+)
 
 TEXTS = ["good film", "great plot", "bad film", "awful plot", "fine acting"] * 2
 LABELS = ["pos", "pos", "neg", "neg", "pos"] * 2
@@ -308,3 +314,146 @@ def test_embedder_fit_says_nothing(tiny_model, capsys):
     BertTextEmbedder(tiny_model, epochs=1, min_steps=2).fit(TEXTS, LABELS)
     captured = capsys.readouterr()
     assert captured.out == captured.err == ""
+
+
+# ---------------------------------------------------------- contrastive stage
+
+
+@pytest.fixture
+def trainings(monkeypatch) -> list[tuple[str, str, float]]:
+    """Each ``_engine.train`` call of a fit: the model's class, the loss, the rate."""
+    calls = []
+    train = _engine.train
+
+    def recording(model, batches, config, *args, **kwargs):
+        calls.append((type(model).__name__, config.loss.kind, config.learning_rate))
+        return train(model, batches, config, *args, **kwargs)
+
+    monkeypatch.setattr(_engine, "train", recording)
+    return calls
+
+
+def _head_input(clf: BertTextClassifier, texts: list[str]) -> np.ndarray:
+    """What the fitted classifier's output layer reads for ``texts``."""
+    encoded = clf._tokenize(clf.tokenizer_, texts, clf.max_length_)
+    return clf._head_features(clf.model_, clf.tokenizer_, encoded, clf.device_)
+
+
+def test_few_texts_train_the_encoder_on_pairs_then_fit_only_the_head(
+    tiny_model, trainings
+):
+    before = _head_input(
+        small(tiny_model, epochs=1, learning_rate=1e-12).fit(TEXTS, LABELS), TEXTS
+    )
+    trainings.clear()
+    clf = small(tiny_model, epochs="auto", min_steps=5).fit(TEXTS, LABELS)
+    assert trainings == [("HeadInput", "cosine_pairs", pytest.approx(2e-5))]
+    assert clf.contrastive_ is True
+    after = _head_input(clf, TEXTS)
+    assert np.abs(after - before).max() > 1e-6  # the encoder moved
+    # Nothing trained after the head: it is the probe of the trained features.
+    probe = LogisticRegression(C=1.0, max_iter=500).fit(after, LABELS)
+    np.testing.assert_allclose(
+        clf.predict_proba(TEXTS), probe.predict_proba(after), atol=1e-4
+    )
+
+
+@pytest.mark.parametrize(("copies", "contrastive"), [(12, True), (13, False)])
+def test_auto_is_contrastive_up_to_64_texts_per_class(
+    tiny_model, trainings, copies, contrastive
+):
+    # 10 texts in 2 classes: 120 texts are 60 per class, 130 are 65.
+    clf = small(tiny_model).fit(TEXTS * copies, LABELS * copies)
+    assert clf.contrastive_ is contrastive
+    kind = "cosine_pairs" if contrastive else "cross_entropy"
+    assert [loss for _, loss, _ in trainings] == [kind]
+
+
+def _pairs() -> list[tuple[str, str]]:
+    return [(text, "a film") for text in TEXTS]
+
+
+OBSTACLES = {
+    "multi-label": ({}, "multi-label indicator matrix"),
+    "early stopping": ({"early_stopping": True}, "early_stopping=True"),
+    "random head": ({"head_init": "random"}, "head_init='random'"),
+    "frozen encoder": ({"freeze_layers": "all"}, "freeze_layers='all'"),
+}
+
+
+def _fit_with(clf: BertTextClassifier, case: str) -> BertTextClassifier:
+    # 40 texts: early stopping holds out 4, two of each class.
+    if case == "multi-label":
+        Y = np.array([[1, 0], [1, 1], [0, 1], [0, 1], [1, 0]] * 8)
+        return clf.fit(TEXTS * 4, Y)
+    return clf.fit(TEXTS * 4, LABELS * 4)
+
+
+@pytest.mark.parametrize("case", sorted(OBSTACLES))
+def test_auto_fine_tunes_end_to_end_where_pairs_of_a_class_do_not_apply(
+    tiny_model, trainings, case
+):
+    params, _ = OBSTACLES[case]
+    clf = _fit_with(small(tiny_model, **params), case)
+    assert clf.contrastive_ is False
+    assert "cosine_pairs" not in [loss for _, loss, _ in trainings]
+
+
+@pytest.mark.parametrize("case", sorted(OBSTACLES))
+def test_contrastive_true_names_what_stands_in_its_way(tiny_model, case):
+    params, message = OBSTACLES[case]
+    clf = small(tiny_model, contrastive=True, **params)
+    with pytest.raises(ValueError, match=f"contrastive=True .*{message}"):
+        _fit_with(clf, case)
+
+
+def test_continuing_a_fit_is_end_to_end(tiny_model, trainings):
+    clf = small(tiny_model, warm_start=True).fit(TEXTS, LABELS)
+    assert clf.contrastive_ is True
+    clf.fit(TEXTS, LABELS)
+    clf.partial_fit(TEXTS, LABELS)
+    assert [loss for _, loss, _ in trainings] == [
+        "cosine_pairs",
+        "cross_entropy",
+        "cross_entropy",
+    ]
+    assert clf.contrastive_ is False
+    first = small(tiny_model).partial_fit(TEXTS, LABELS, classes=["neg", "pos"])
+    assert first.contrastive_ is False
+    with pytest.raises(ValueError, match=r"contrastive=True .* continues a fitted"):
+        clf.set_params(contrastive=True).fit(TEXTS, LABELS)
+
+
+def test_text_pairs_are_contrastive_only_when_asked(tiny_model, trainings):
+    assert small(tiny_model).fit(_pairs(), LABELS).contrastive_ is False
+    assert small(tiny_model, contrastive=True).fit(_pairs(), LABELS).contrastive_
+    assert [loss for _, loss, _ in trainings] == ["cross_entropy", "cosine_pairs"]
+
+
+def test_contrastive_false_fine_tunes_few_texts(tiny_model, trainings):
+    clf = small(tiny_model, contrastive=np.False_).fit(TEXTS, LABELS)
+    assert clf.contrastive_ is False
+    assert trainings == [
+        ("BertForSequenceClassification", "cross_entropy", pytest.approx(1e-4))
+    ]
+
+
+def test_the_stage_takes_a_given_learning_rate(tiny_model, trainings):
+    small(tiny_model, learning_rate=3e-4).fit(TEXTS, LABELS)
+    assert trainings == [("HeadInput", "cosine_pairs", pytest.approx(3e-4))]
+
+
+@pytest.mark.parametrize("how", ["save", "pickle", "joblib"])
+def test_contrastive_survives_persistence(tiny_model, tmp_path, how):
+    clf = small(tiny_model, contrastive=np.True_).fit(TEXTS, LABELS)
+    loaded = round_trip(clf, how, tmp_path)
+    assert loaded.contrastive_ is True
+    assert loaded.get_params()["contrastive"] == np.True_
+    np.testing.assert_array_equal(loaded.predict_proba(TEXTS), clf.predict_proba(TEXTS))
+
+
+def test_contrastive_is_validated(tiny_model):
+    with pytest.raises(
+        ValueError, match="'contrastive' parameter of BertTextClassifier"
+    ):
+        small(tiny_model, contrastive="always").fit(TEXTS, LABELS)
