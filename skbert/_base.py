@@ -135,7 +135,9 @@ SHARED_PARAMETERS = """\
         Peak learning rate of AdamW. ``"auto"`` is 1e-4 for full fine-tuning
         and 2e-3 with ``adapter="lora"``, as measured on SST-2 (2,000
         sentences, 3 epochs, seed 0; full fine-tuning at 1e-4: accuracy 0.837):
-        LoRA at 1e-4 0.765, 5e-4 0.803, 1e-3 0.814, 2e-3 0.825.
+        LoRA at 1e-4 0.765, 5e-4 0.803, 1e-3 0.814, 2e-3 0.825. The
+        contrastive stage of :class:`BertTextClassifier` on few texts has its
+        own "auto" (see its ``contrastive``).
     epochs : int or "auto", default="auto"
         Passes over the training data. ``"auto"`` is 3 passes, or as many as
         ``min_steps`` optimizer steps need when that is more: on small data (a
@@ -273,6 +275,8 @@ AUTO_ADAPTER_LEARNING_RATE = 2e-3
 # learning_rate="auto" of contrastive training (SetFit's body rate), full and LoRA.
 CONTRASTIVE_LEARNING_RATE = 2e-5
 CONTRASTIVE_ADAPTER_LEARNING_RATE = 2e-4
+# The contrastive stage's batches hold this many times ``batch_size`` texts.
+CONTRASTIVE_BATCH_FACTOR = 2
 
 
 # The LoRA parameters of every estimator that fine-tunes (see BertEstimator).
@@ -790,7 +794,9 @@ class BertEstimator(BaseEstimator):
         batches = _data.TrainBatches(
             rows,
             rows.per_row(targets[train_at]),
-            self.batch_size,
+            # The contrastive loss is over a batch's pairs: more pairs a step
+            # learned more (see the classifier's ``contrastive``).
+            self.batch_size * (CONTRASTIVE_BATCH_FACTOR if contrastive else 1),
             _data.pad_id_of(tokenizer),
             seed,
             rows.per_row(weights[train_at], share=True),
@@ -809,7 +815,8 @@ class BertEstimator(BaseEstimator):
             head = (model, tokenizer, encoded, spec, targets, weights, train_at)
             self._start_head(*head, seed, device)
         if not contrastive:
-            resume = getattr(self, "_optimizer_state", None) if incremental else None
+            resumes = continuing and incremental
+            resume = getattr(self, "_optimizer_state", None) if resumes else None
             result = _engine.train(model, batches, config, device, evaluate, resume)
         if tunes:
             outputs = view._outputs_of(val_encoded)

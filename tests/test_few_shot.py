@@ -63,7 +63,8 @@ def mean_pooled_model(tiny_model: str, tmp_path_factory) -> str:
 
 def test_auto_epochs_train_at_least_min_steps(tiny_model):
     # 10 texts in batches of 4: 3 steps an epoch, so 20 steps need 7 epochs.
-    clf = small(tiny_model, epochs="auto", min_steps=20).fit(TEXTS, LABELS)
+    clf = small(tiny_model, epochs="auto", min_steps=20, contrastive=False)
+    clf.fit(TEXTS, LABELS)
     assert clf.n_iter_ == 7
     assert len(clf.loss_curve_) == len(clf.history_) == 7
 
@@ -337,6 +338,20 @@ def _head_input(clf: BertTextClassifier, texts: list[str]) -> np.ndarray:
     """What the fitted classifier's output layer reads for ``texts``."""
     encoded = clf._tokenize(clf.tokenizer_, texts, clf.max_length_)
     return clf._head_features(clf.model_, clf.tokenizer_, encoded, clf.device_)
+
+
+def test_the_stage_takes_batches_twice_batch_size(tiny_model, monkeypatch):
+    sizes = []
+    train = _engine.train
+
+    def recording(model, batches, config, *args, **kwargs):
+        sizes.append((config.loss.kind, batches.batch_size))
+        return train(model, batches, config, *args, **kwargs)
+
+    monkeypatch.setattr(_engine, "train", recording)
+    small(tiny_model, batch_size=3).fit(TEXTS, LABELS)
+    small(tiny_model, batch_size=3, contrastive=False).fit(TEXTS, LABELS)
+    assert sizes == [("cosine_pairs", 6), ("cross_entropy", 3)]
 
 
 def test_few_texts_train_the_encoder_on_pairs_then_fit_only_the_head(
