@@ -58,24 +58,23 @@ def test_default_model_learns_sst2(data_home):
 
 
 @pytest.mark.usefixtures("all_torch_threads")
-def test_defaults_learn_from_16_sentences_per_class(data_home):
+def test_defaults_learn_from_8_sentences_per_class(data_home):
     """Few-shot from the defaults: the contrastive stage and a probe head.
 
     Measured while writing this test (2026-12-05, bench_few_shot's samples, all
-    872 validation sentences): seeds 0-2 at 16 per class 0.689 / 0.739 / 0.719
-    with the contrastive default, 0.604 / 0.732 / 0.726 fine-tuned end to end.
+    872 validation sentences): seed 0 scored 0.671 with the contrastive default,
+    0.633 fine-tuned end to end; over seeds 0-4 the default averaged 0.602.
     """
     X_train, y_train = load_sst2("train", data_home=data_home, return_X_y=True)
     X_test, y_test = load_sst2("validation", data_home=data_home, return_X_y=True)
     rng = np.random.default_rng(0)
     keep = np.concatenate(
-        [rng.permutation(np.flatnonzero(y_train == c))[:16] for c in np.unique(y_train)]
+        [rng.permutation(np.flatnonzero(y_train == c))[:8] for c in np.unique(y_train)]
     )
-    clf = BertTextClassifier(random_state=0).fit(
-        [X_train[i] for i in keep], y_train[keep]
-    )
+    clf = BertTextClassifier(random_state=0)
+    clf.fit([X_train[i] for i in keep], y_train[keep])
     assert clf.contrastive_ is True
-    assert clf.score(X_test, y_test) >= 0.62
+    assert clf.score(X_test, y_test) >= 0.6
 
 
 @pytest.mark.usefixtures("all_torch_threads")
