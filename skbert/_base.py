@@ -786,7 +786,7 @@ class BertEstimator(BaseEstimator):
             if early_stopping:
                 evaluate = self._evaluator(view, spec, loss, val_encoded, *held)
         contrastive = self._contrastive(
-            spec, inputs, len(train_at), continuing or incremental, early_stopping
+            spec, inputs, len(train_at), continuing or incremental
         )
         if "contrastive_" in self._spec_attributes:
             spec = {**spec, "contrastive_": contrastive}
@@ -855,12 +855,7 @@ class BertEstimator(BaseEstimator):
         _engine.set_output_layer(model, *_distributed.broadcast(head))
 
     def _contrastive(
-        self,
-        spec: Spec,
-        inputs: _data.Inputs,
-        n_train: int,
-        continuing: bool,
-        early_stopping: bool,
+        self, spec: Spec, inputs: _data.Inputs, n_train: int, continuing: bool
     ) -> bool:
         """Whether ``fit`` trains the body contrastively and then only fits the
         head (the classifier's ``contrastive``); other tasks never do."""

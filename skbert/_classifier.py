@@ -304,16 +304,11 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         return _logistic_head(features, targets, weights, len(spec["classes_"]))
 
     def _contrastive(
-        self,
-        spec: Spec,
-        inputs: _data.Inputs,
-        n_train: int,
-        continuing: bool,
-        early_stopping: bool,
+        self, spec: Spec, inputs: _data.Inputs, n_train: int, continuing: bool
     ) -> bool:
         if not isinstance(self.contrastive, str) and not self.contrastive:
             return False
-        obstacle = self._contrastive_obstacle(spec, continuing, early_stopping)
+        obstacle = self._contrastive_obstacle(spec, continuing)
         if isinstance(self.contrastive, str):  # "auto"
             small = n_train <= CONTRASTIVE_TEXTS_PER_CLASS * len(spec["classes_"])
             pairs = isinstance(inputs[0], tuple)
@@ -326,15 +321,14 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
             )
         return True
 
-    def _contrastive_obstacle(
-        self, spec: Spec, continuing: bool, early_stopping: bool
-    ) -> str | None:
-        """Why ``fit`` cannot train contrastively, or None."""
+    def _contrastive_obstacle(self, spec: Spec, continuing: bool) -> str | None:
+        """Why ``fit`` cannot train contrastively, or None (``continuing``
+        covers ``partial_fit``, which never stops early)."""
         if spec["multilabel_"]:
             return "y is a multi-label indicator matrix (one label per text needed)"
         if continuing:
             return "this fit continues a fitted model (warm_start or partial_fit)"
-        if early_stopping:
+        if self.early_stopping:
             return "early_stopping=True watches a loss that only fine-tuning lowers"
         if self.head_init == "random":
             return "head_init='random' would leave the head untrained"
