@@ -13,7 +13,7 @@ dropped. From the repository root::
     python examples/plot_successive_halving.py
 
 Data comes from ``$SKBERT_DATA``, else ``../shared/data``.
-``SKBERT_EXAMPLES_SMALL=1`` runs 4 learning rates on 120 sentences, as the
+``SKBERT_EXAMPLES_SMALL=1`` runs 4 learning rates on 80 sentences, as the
 documentation build does; its numbers say little.
 
 The default run: 6 learning rates, 600 sentences, 3 folds, rounds of 1, 2 and 4
@@ -37,7 +37,7 @@ from skbert.datasets import load_sst2
 
 data_home = os.environ.get("SKBERT_DATA", "../shared/data")
 if os.environ.get("SKBERT_EXAMPLES_SMALL") == "1":
-    n_train, n_test, cv = 120, 200, 2
+    n_train, n_test, cv = 80, 100, 2
     rates = [3e-5, 1e-4, 3e-4, 1e-3]
 else:
     n_train, n_test, cv = 600, 0, 3
