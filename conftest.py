@@ -149,15 +149,20 @@ def _one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
+def cores_per_worker() -> int:
+    """The cores this process may use, shared among pytest-xdist's workers (the
+    default test command runs one per core): torch threads beyond it contend."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return max(1, len(os.sched_getaffinity(0)) // workers)
+
+
 @pytest.fixture
 def all_torch_threads() -> Iterator[None]:
-    """Give a test of the pretrained model every core the process may use."""
-    import os
-
+    """Give a test of the pretrained model every core this worker may use."""
     import torch
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    torch.set_num_threads(cores_per_worker())
     yield
     torch.set_num_threads(threads)
 

@@ -19,6 +19,7 @@ import pytest
 import torch
 
 import skbert
+from conftest import cores_per_worker
 from skbert import BertTextClassifier, _hub, _persistence
 from skbert.exceptions import (
     CorruptModelError,
@@ -39,7 +40,7 @@ PROBE = ["what a wonderful surprise", "boring from start to finish", "[SEP] [CLS
 @pytest.fixture(scope="module")
 def fitted() -> BertTextClassifier:
     threads = torch.get_num_threads()
-    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    torch.set_num_threads(cores_per_worker())
     try:
         clf = BertTextClassifier(epochs=1, batch_size=8, random_state=0)
         return clf.fit(TEXTS, LABELS)
