@@ -2,7 +2,8 @@
 
 Part "faithfulness": the bundled model fine-tuned on a seeded sample of SST-2
 sentences explains its predicted class on a sample of SST-2 validation sentences
-with skbert's integrated gradients, LIME (``LimeTextExplainer`` with its defaults
+with skbert's integrated gradients (of the log-odds, the default, and of the
+probability), LIME (``LimeTextExplainer`` with its defaults
 on ``predict_proba``), the last layer's attention from ``[CLS]`` (mean over
 heads) and a random ranking. Each method ranks the words of a text (skbert's
 words: word pieces joined, punctuation apart; LIME's weight of a word goes to
@@ -23,6 +24,10 @@ fitted classifier as it is, after ``CalibratedClassifierCV(FrozenEstimator(clf),
 method="temperature")`` on held-out training texts (``--n-calibration``, not
 trained on), and for a classifier fitted with ``calibrate=True`` on the same
 training texts (it holds out ``validation_fraction=0.1`` of them).
+A last row, "shift check", is a diagnosis and not a way to calibrate: the
+temperature fitted on one half of the evaluation texts and scored on the other,
+both ways round, which tells whether held-out *training* texts are what keeps
+the error up (SST-2 trains on treebank phrases and evaluates on sentences).
 
 Run from the repository root::
 
@@ -93,19 +98,20 @@ def kept(text: str, spans: np.ndarray, keep: np.ndarray) -> str:
 def aopc(clf: Any, items: list[Any], rankings: list[np.ndarray]) -> dict[str, float]:
     """Comprehensiveness and sufficiency AOPC of ``rankings`` (word indices, most
     important first) of the explained ``items``."""
-    perturbed, columns, full = [], [], []
+    perturbed, columns = [], []
     for item, order in zip(items, rankings, strict=True):
         n = len(item.words)
+        perturbed.append(item.text)  # the probability the drops are from
         for share in BINS:
             top = order[: max(1, math.ceil(share * n))]
             perturbed += [removed(item.text, item.spans, top)]
             perturbed += [kept(item.text, item.spans, top)]
         columns.append(list(clf.classes_).index(item.prediction))
-        full.append(item.output)
     proba = clf.predict_proba([t if t.strip() else "." for t in perturbed])
-    proba = proba.reshape(len(items), len(BINS), 2, -1)
-    picked = proba[np.arange(len(items)), :, :, np.array(columns)]  # (n, bins, 2)
-    drops = np.array(full)[:, None, None] - picked
+    proba = proba.reshape(len(items), 1 + 2 * len(BINS), -1)
+    picked = proba[np.arange(len(items)), :, np.array(columns)]  # (n, 1 + 2 bins)
+    full, picked = picked[:, 0], picked[:, 1:].reshape(len(items), len(BINS), 2)
+    drops = full[:, None, None] - picked
     return {
         "comprehensiveness": float(drops[:, :, 0].mean()),
         "sufficiency": float(drops[:, :, 1].mean()),
@@ -166,11 +172,19 @@ def faithfulness(args: Any, clf: Any, texts: list[str]) -> dict[str, Any]:
     for i, item in enumerate(items):  # word indices in skbert's words
         assert len(item.words) == len(item.spans), i
     ig = [np.argsort(-item.scores, kind="stable") for item in items]
+    started = time.perf_counter()
+    probability = clf.explain(texts, output="probability", n_steps=args.n_steps)
+    probability_s = (time.perf_counter() - started) / len(texts)
+    ig_p = [np.argsort(-item.scores, kind="stable") for item in probability]
     rng = np.random.default_rng(args.seed)
     chance = [rng.permutation(len(item.words)) for item in items]
     attention, attention_s = attention_rankings(clf, items)
     rows = {
         "skbert": {**aopc(clf, items, ig), "seconds_per_text": skbert_s},
+        'skbert, output="probability"': {
+            **aopc(clf, items, ig_p),
+            "seconds_per_text": probability_s,
+        },
         "attention": {
             **aopc(clf, items, attention),
             "seconds_per_text": attention_s,
@@ -186,20 +200,30 @@ def faithfulness(args: Any, clf: Any, texts: list[str]) -> dict[str, Any]:
             "n_texts": n_lime,
         }
         rows["skbert on LIME's texts"] = aopc(clf, items[:n_lime], ig[:n_lime])
+        rows['skbert, output="probability", on LIME\'s texts'] = aopc(
+            clf, items[:n_lime], ig_p[:n_lime]
+        )
         rows["random on LIME's texts"] = aopc(clf, items[:n_lime], chance[:n_lime])
-    errors = explanation.completeness_error
-    change = np.abs(explanation.output - explanation.baseline_output)
-    deltas = np.abs([item.delta for item in items])
     return {
         "n_texts": len(items),
         "n_steps": args.n_steps,
         "methods": rows,
         "completeness": {
-            "median_error": float(np.nanmedian(errors)),
-            "mean_error": float(np.nanmean(errors)),
-            "p90_error": float(np.nanpercentile(errors, 90)),
-            "total_error": float(deltas.sum() / change.sum()),
+            "log-odds": completeness(explanation),
+            "probability": completeness(probability),
         },
+    }
+
+
+def completeness(explanation: Any) -> dict[str, float]:
+    errors = explanation.completeness_error
+    change = np.abs(explanation.output - explanation.baseline_output)
+    deltas = np.abs([item.delta for item in explanation])
+    return {
+        "median_error": float(np.nanmedian(errors)),
+        "mean_error": float(np.nanmean(errors)),
+        "p90_error": float(np.nanpercentile(errors, 90)),
+        "total_error": float(deltas.sum() / change.sum()),
     }
 
 
@@ -257,7 +281,35 @@ def calibration(args: Any, clf: Any, data: dict[str, Any]) -> dict[str, Any]:
         **scores_of(y_eval, calibrated.predict_proba(x_eval), calibrated.classes_),
         "temperature": float(calibrated.temperature_),
     }
+    rows["shift check"] = cross_fitted(args, clf, x_eval, y_eval)
     return rows
+
+
+def cross_fitted(args: Any, clf: Any, x: list[str], y: np.ndarray) -> dict[str, Any]:
+    """A diagnosis, not a way to calibrate: the temperature fitted on one half of
+    the evaluation texts and applied to the other, both ways round. If this
+    reaches a low ECE where held-out training texts do not, the training texts'
+    distribution differs from the evaluation's (SST-2 trains on phrases of the
+    treebank and evaluates on whole sentences). The temperature minimises the
+    half's log-loss, as ``method="temperature"`` does; on log-probabilities,
+    which are the logits up to a shift that softmax ignores."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax
+    from sklearn.model_selection import KFold
+
+    log_p = np.log(np.clip(clf.predict_proba(x).astype(np.float64), 1e-12, None))
+    column = np.searchsorted(clf.classes_, y)
+    proba = np.empty_like(log_p)
+    halves = KFold(2, shuffle=True, random_state=args.seed).split(log_p)
+    for fit_on, score_on in halves:
+
+        def loss(log_t: float, rows: np.ndarray = fit_on) -> float:
+            scaled = log_softmax(log_p[rows] / np.exp(log_t), axis=1)
+            return -float(scaled[np.arange(len(rows)), column[rows]].mean())
+
+        log_t = minimize_scalar(loss, bounds=(-4, 4), method="bounded").x
+        proba[score_on] = np.exp(log_softmax(log_p[score_on] / np.exp(log_t), axis=1))
+    return scores_of(y, proba, clf.classes_)
 
 
 def goemotions(args: Any) -> dict[str, Any]:
@@ -327,15 +379,15 @@ def tables(report: dict[str, Any]) -> list[str]:
                 f"{row['sufficiency']:.3f} | "
                 f"{'' if seconds is None else f'{seconds:.3f}'} |"
             )
-        c = found["completeness"]
-        lines += [
-            "",
-            "Completeness error of integrated gradients: median "
-            f"{c['median_error']:.4f}, mean {c['mean_error']:.4f}, 90th "
-            f"percentile {c['p90_error']:.4f}, "
-            f"sum |delta| / sum |change| {c['total_error']:.4f}.",
-            "",
-        ]
+        lines.append("")
+        for output, c in found["completeness"].items():
+            lines += [
+                f"Completeness error of integrated gradients ({output}): median "
+                f"{c['median_error']:.4f}, mean {c['mean_error']:.4f}, 90th "
+                f"percentile {c['p90_error']:.4f}, "
+                f"sum |delta| / sum |change| {c['total_error']:.4f}.",
+                "",
+            ]
     for dataset, rows in report.get("calibration", {}).items():
         lines += [
             f"Calibration on {dataset}:",

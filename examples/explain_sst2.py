@@ -3,11 +3,12 @@ Why this label? Word attributions on SST-2
 ==========================================
 
 ``explain`` tells, for each word of a text, how much it moved the predicted
-class's probability: integrated gradients on the word embeddings, with the word
-pieces of a word summed. This fine-tunes the bundled MiniLM-L6 model on a seeded
-sample of SST-2 sentences, highlights a few validation sentences (green toward
-the predicted class, red against it), and then, over many validation sentences,
-finds the words that most often push toward "positive" and toward "negative".
+class's log-odds, ``log(p / (1 - p))``: integrated gradients on the word
+embeddings, with the word pieces of a word summed. This fine-tunes the bundled
+MiniLM-L6 model on a seeded sample of SST-2 sentences, highlights a few
+validation sentences (green toward the predicted class, red against it), and
+then, over many validation sentences, finds the words that most often push
+toward "positive" and toward "negative".
 From the repository root::
 
     python examples/explain_sst2.py
@@ -41,8 +42,9 @@ clf = BertTextClassifier(epochs=epochs, random_state=0).fit(X_train, y_train)
 # %%
 # Explain a few sentences
 # -----------------------
-# Each explanation holds the words, their attributions (in units of probability),
-# the target and the prediction; ``print`` shows them, a notebook shows them
+# Each explanation holds the words, their attributions (in units of log-odds; pass
+# ``output="probability"`` for units of probability), the target and the
+# prediction; ``print`` shows them, a notebook shows them
 # coloured, and ``to_frame()`` gives a table with a row per word.
 explanation = clf.explain(list(X_val[:n_explained]))
 print(explanation[:3])
@@ -80,7 +82,8 @@ ax.axis("off")
 top = 0.95
 for i in shown:
     item = explanation[i]
-    label = f"predicted {item.prediction} (p={item.output:.2f}), true {y_val[i]}"
+    p = 1 / (1 + np.exp(-item.output))  # the log-odds back to a probability
+    label = f"predicted {item.prediction} (p={p:.2f}), true {y_val[i]}"
     ax.text(0.01, top, label, fontsize=9, color="0.3", transform=ax.transAxes)
     top = highlight(ax, item, top - 0.06)
 ax.set_title("Words toward (green) and against (red) the predicted class")
@@ -89,9 +92,9 @@ ax.set_title("Words toward (green) and against (red) the predicted class")
 # Words that push toward each class
 # ---------------------------------
 # Attributions toward "positive" for every sentence: for one predicted
-# "negative", the scores toward "negative" are their negatives, since the two
-# probabilities add up to one. Words seen at least three times are ranked by their
-# mean attribution.
+# "negative", the scores toward "negative" are their negatives, since the
+# log-odds of one class are minus the other's. Words seen at least three times
+# are ranked by their mean attribution.
 toward_positive = clf.explain(list(X_val[:n_explained]), target="positive")
 seen = defaultdict(list)
 for item in toward_positive:
@@ -108,6 +111,6 @@ for ax, words, colour, title in (
 ):
     ax.barh(words[::-1], [mean[w] for w in words[::-1]], color=colour)
     ax.set_title(f"Words pushing {title}")
-    ax.set_xlabel("mean attribution to p(positive)")
+    ax.set_xlabel("mean attribution to the log-odds of positive")
 fig.suptitle(f"Over {len(toward_positive)} SST-2 validation sentences")
 plt.show()

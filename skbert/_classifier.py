@@ -546,23 +546,30 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         found = _outputs.labels(logits, self.classes_, True, thresholds)
         return [tuple(self.classes_[row > 0].tolist()) for row in found]
 
-    def _explained_output(self, logits: Any, columns: Any) -> Any:
+    def _explained_outputs(self) -> dict[str, str]:
+        what = "label" if self.multilabel_ else "class"
+        return {
+            "log-odds": f"log-odds of the target {what}",
+            "probability": f"probability of the target {what}",
+        }
+
+    def _explained_output(self, output: str, logits: Any, columns: Any) -> Any:
         import torch
 
         temperature = self._temperature()
         if temperature is not None:
             logits = logits / torch.as_tensor(temperature, dtype=logits.dtype)
-        if self.multilabel_:
-            probabilities = torch.sigmoid(logits)
-        else:
-            probabilities = torch.softmax(logits, dim=-1)
         index = columns.view(1, -1, 1).expand(len(logits), -1, 1)
-        return probabilities.gather(-1, index).squeeze(-1)
-
-    def _explained_output_name(self) -> str:
+        own = logits.gather(-1, index).squeeze(-1)
+        if output == "log-odds":
+            if self.multilabel_:  # the sigmoid's log-odds are the logit
+                return own
+            # log p / (1 - p) of a softmax: the logit less the others' logsumexp
+            others = logits.scatter(-1, index, float("-inf")).logsumexp(-1)
+            return own - others
         if self.multilabel_:
-            return "probability of the target label"
-        return "probability of the target class"
+            return torch.sigmoid(own)
+        return torch.softmax(logits, dim=-1).gather(-1, index).squeeze(-1)
 
     def _label_thresholds(self) -> float | np.ndarray:
         validate_parameter(self, "threshold")

@@ -197,7 +197,10 @@ class BertTextRegressor(RegressorMixin, BertEstimator):
     def _explained_predictions(self, outputs: np.ndarray) -> list[Any]:
         return self._in_units(self._spec(), outputs).tolist()
 
-    def _explained_output(self, logits: Any, columns: Any) -> Any:
+    def _explained_outputs(self) -> dict[str, str]:
+        return {"value": "predicted value"}
+
+    def _explained_output(self, output: str, logits: Any, columns: Any) -> Any:
         import torch
 
         index = columns.view(1, -1, 1).expand(len(logits), -1, 1)
@@ -206,9 +209,6 @@ class BertTextRegressor(RegressorMixin, BertEstimator):
             for value in (self.target_scale_, self.target_mean_)
         )
         return logits.gather(-1, index).squeeze(-1) * scale + mean
-
-    def _explained_output_name(self) -> str:
-        return "predicted value"
 
     @staticmethod
     def _in_units(spec: Spec, standardised: np.ndarray) -> np.ndarray:

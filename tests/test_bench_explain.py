@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from conftest import run_benchmark, shared_data
@@ -35,16 +38,24 @@ def test_explain_benchmark_runs_end_to_end(tiny_model, tmp_path):
     )
     report = json.loads((tmp_path / "explain.json").read_text())
     methods = report["faithfulness"]["methods"]
-    assert set(methods) >= {"skbert", "attention", "random"}
+    assert set(methods) >= {
+        "skbert",
+        'skbert, output="probability"',
+        "attention",
+        "random",
+    }
     if has_lime:
         assert methods["lime"]["n_texts"] == 1
     else:
         assert not any("lime" in name.lower() for name in methods)
     for row in methods.values():
         assert -1 <= row["comprehensiveness"] <= 1 and -1 <= row["sufficiency"] <= 1
-    assert report["faithfulness"]["completeness"]["median_error"] >= 0
+    completeness = report["faithfulness"]["completeness"]
+    assert list(completeness) == ["log-odds", "probability"]
+    assert all(c["median_error"] >= 0 for c in completeness.values())
     for rows in report["calibration"].values():
         kinds = ["uncalibrated", "CalibratedClassifierCV", "calibrate=True"]
+        kinds.append("shift check")
         assert list(rows) == kinds
         for row in rows.values():
             assert 0 <= row["ece"] <= 1 and 0 <= row["accuracy"] <= 1
@@ -53,3 +64,32 @@ def test_explain_benchmark_runs_end_to_end(tiny_model, tmp_path):
             rows["uncalibrated"]["accuracy"]
         )
     assert "| skbert |" in done.stdout and "Calibration on SST-2" in done.stdout
+
+
+def test_aopc_measures_drops_from_the_full_texts_probability(monkeypatch):
+    """A classifier whose probability of "pos" is 0.9 with "good" in the text
+    and 0.5 without: removing "good" first drops 0.4 at every k, keeping only
+    "good" drops nothing; the explained output plays no part."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_explain
+
+    class Fake:
+        classes_ = np.array(["neg", "pos"])
+
+        def predict_proba(self, texts):
+            p = np.array([0.9 if "good" in t.split() else 0.5 for t in texts])
+            return np.c_[1 - p, p]
+
+    text = "a good film"
+    item = SimpleNamespace(
+        text=text,
+        words=text.split(),
+        spans=np.array([[0, 1], [2, 6], [7, 11]]),
+        prediction="pos",
+        output=123.0,  # log-odds or anything: not what the drops are from
+    )
+    good_first = bench_explain.aopc(Fake(), [item], [np.array([1, 0, 2])])
+    assert good_first == pytest.approx({"comprehensiveness": 0.4, "sufficiency": 0.0})
+    good_last = bench_explain.aopc(Fake(), [item], [np.array([0, 2, 1])])
+    # k = 1, 5, 10, 20, 50% of 3 words: 1, 1, 1, 1, 2 words; "good" never among them
+    assert good_last == pytest.approx({"comprehensiveness": 0.0, "sufficiency": 0.4})

@@ -44,7 +44,11 @@ def explained(clf) -> Explanation:
     return clf.explain(PROBE)
 
 
-def reference_ig(clf, text: str, column: int, n_points: int) -> np.ndarray:
+def log_odds(p):
+    return np.log(p) - np.log1p(-p)
+
+
+def reference_ig(clf, text: str, column: int, n_points: int, output: str) -> np.ndarray:
     """Integrated gradients by a midpoint Riemann sum, one point at a time:
     the textbook definition, written independently of skbert's."""
     encoded = clf.tokenizer_(text, return_tensors="pt")
@@ -57,7 +61,8 @@ def reference_ig(clf, text: str, column: int, n_points: int) -> np.ndarray:
     for alpha in (np.arange(n_points) + 0.5) / n_points:
         point = (x0 + float(alpha) * (x - x0)).requires_grad_(True)
         logits = clf.model_(inputs_embeds=point).logits
-        torch.softmax(logits, -1)[0, column].backward()
+        p = torch.softmax(logits, -1)[0, column]
+        (p if output == "probability" else torch.log(p / (1 - p))).backward()
         total += point.grad
     return ((total / n_points) * (x - x0)).sum(-1)[0, 1:-1].numpy()
 
@@ -79,9 +84,22 @@ def test_explanation_has_tokens_words_and_scores_per_input(clf, explained):
     np.testing.assert_array_equal(explained.prediction, clf.predict(PROBE))
     proba = clf.predict_proba(PROBE)
     columns = np.searchsorted(clf.classes_, explained.target)
-    np.testing.assert_allclose(
-        explained.output, proba[np.arange(3), columns], rtol=1e-5
-    )
+    target_proba = proba[np.arange(3), columns]
+    assert explained.output_name == "log-odds of the target class"
+    np.testing.assert_allclose(explained.output, log_odds(target_proba), rtol=1e-4)
+    probability = clf.explain(PROBE, output="probability", n_steps=8)
+    assert probability.output_name == "probability of the target class"
+    np.testing.assert_allclose(probability.output, target_proba, rtol=1e-5)
+
+
+def test_log_odds_of_one_class_among_three_is_against_all_the_others(tiny_model):
+    labels = ["pos", "pos", "neg", "neg", "pos", "neg", "mid", "mid"] * 2
+    clf = learning(tiny_model, epochs=2).fit(TEXTS, labels)
+    proba = clf.predict_proba(PROBE)
+    for target in clf.classes_:
+        found = clf.explain(PROBE, target=target, n_steps=4).output
+        expected = log_odds(proba[:, list(clf.classes_).index(target)])
+        np.testing.assert_allclose(found, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_word_pieces_are_summed_into_words(explained):
@@ -103,10 +121,12 @@ def test_attributions_add_up_to_the_change_in_output(clf):
     assert explanation[0].delta == pytest.approx(sums[0] - change[0])
 
 
-def test_attributions_match_a_plain_riemann_sum(clf):
+@pytest.mark.parametrize("output", ["log-odds", "probability"])
+def test_attributions_match_a_plain_riemann_sum(clf, output):
     column = int(np.searchsorted(clf.classes_, "neg"))
-    reference = reference_ig(clf, PROBE[1], column, n_points=400)
-    found = clf.explain(PROBE[1:2], target="neg", n_steps=32)[0].token_scores
+    reference = reference_ig(clf, PROBE[1], column, 400, output)
+    found = clf.explain(PROBE[1:2], target="neg", output=output, n_steps=32)
+    found = found[0].token_scores
     np.testing.assert_allclose(found, reference, atol=2e-4 * np.abs(reference).max())
 
 
@@ -120,6 +140,10 @@ def test_any_class_can_be_explained_and_two_classes_mirror(clf):
     pos = clf.explain(PROBE, target="pos")
     neg = clf.explain(PROBE, target=["neg"] * 3)
     assert pos.target.tolist() == ["pos"] * 3 and neg.target.tolist() == ["neg"] * 3
+    for a, b in zip(pos, neg, strict=True):  # log-odds(neg) = -log-odds(pos)
+        np.testing.assert_allclose(a.scores, -b.scores, atol=1e-6)
+    pos = clf.explain(PROBE, target="pos", output="probability")
+    neg = clf.explain(PROBE, target="neg", output="probability")
     for a, b in zip(pos, neg, strict=True):  # p(neg) = 1 - p(pos)
         np.testing.assert_allclose(a.scores, -b.scores, atol=1e-6)
 
@@ -170,13 +194,17 @@ def test_text_pairs_are_explained_word_by_word_in_both_texts(tiny_model):
     assert frame["part"].tolist() == [0, 0, 1, 1, 1, 1]
 
 
-def test_multilabel_explains_a_label_probability(tiny_model):
+def test_multilabel_explains_a_label_logit_or_probability(tiny_model):
     pairs = zip(TEXTS, LABELS, strict=True)
     Y = np.array([[label == "pos", "plot" in text] for text, label in pairs])
     clf = learning(tiny_model, epochs=2).fit(TEXTS, Y.astype(int))
+    logits = clf.decision_function(PROBE)[:, 1]
     explanation = clf.explain(PROBE, target=1, n_steps=32)
-    proba = expit(clf.decision_function(PROBE))[:, 1]
-    np.testing.assert_allclose(explanation.output, proba, rtol=1e-5)
+    assert explanation.output_name == "log-odds of the target label"
+    np.testing.assert_allclose(explanation.output, logits, rtol=1e-4, atol=1e-6)
+    assert (explanation.completeness_error < 1e-3).all()
+    explanation = clf.explain(PROBE, target=1, output="probability", n_steps=32)
+    np.testing.assert_allclose(explanation.output, expit(logits), rtol=1e-5)
     assert (explanation.completeness_error < 1e-3).all()
     default = clf.explain(PROBE, n_steps=4).target
     np.testing.assert_array_equal(default, clf.predict_proba(PROBE).argmax(axis=1))
@@ -195,6 +223,8 @@ def test_regressor_explains_each_output_in_the_units_of_y(tiny_model):
         sums = [item.scores.sum() for item in explanation]
         np.testing.assert_allclose(sums, change, rtol=1e-3, atol=1e-5)
     assert explanation.output_name == "predicted value"
+    same = reg.explain(PROBE, target=1, output="value", n_steps=32)
+    np.testing.assert_array_equal(same.output, explanation.output)
 
 
 def test_chunked_documents_are_explained_whole_in_document_order(tiny_model):
@@ -206,7 +236,8 @@ def test_chunked_documents_are_explained_whole_in_document_order(tiny_model):
     assert " ".join(item.words) == "the worst movie , really boring and an awful " + (
         "plot but good music"
     )
-    assert item.output == pytest.approx(clf.predict_proba([text]).max(), rel=1e-5)
+    p = clf.predict_proba([text]).max()
+    assert item.output == pytest.approx(log_odds(p), rel=1e-4)
     assert item.completeness_error < 1e-3
 
 
@@ -226,13 +257,17 @@ def test_truncated_text_explains_only_what_the_model_read(tiny_model):
 def test_calibrated_classifier_explains_the_calibrated_probability(tiny_model):
     clf = learning(tiny_model, epochs=2, calibrate=True).fit(TEXTS, LABELS)
     assert clf.temperature_ != 1.0
-    explanation = clf.explain(PROBE, target="pos", n_steps=32)
+    explanation = clf.explain(PROBE, target="pos", output="probability", n_steps=32)
     column = list(clf.classes_).index("pos")
     np.testing.assert_allclose(
         explanation.output, clf.predict_proba(PROBE)[:, column], rtol=1e-5
     )
     logits = clf.decision_function(PROBE)  # divided by the temperature already
     assert np.allclose(explanation.output, expit(logits if column else -logits))
+    log_odds_of_pos = clf.explain(PROBE, target="pos", n_steps=32).output
+    np.testing.assert_allclose(
+        log_odds_of_pos, logits if column else -logits, rtol=1e-4
+    )
 
 
 # --- display --------------------------------------------------------------------------
@@ -318,6 +353,16 @@ def test_a_regressor_output_out_of_range_is_named(tiny_model):
     for bad in (1, -1, "0"):
         with pytest.raises(ValueError, match=f"target={bad!r} is not an output"):
             reg.explain(["good"], target=bad)
+
+
+def test_an_output_the_estimator_does_not_have_is_named(clf, tiny_model):
+    with pytest.raises(
+        InvalidParameterError, match=r"'output' parameter of .*'log-odds'"
+    ):
+        clf.explain(["good"], output="logit")
+    reg = learning(tiny_model, BertTextRegressor, epochs=1).fit(TEXTS, range(16))
+    with pytest.raises(InvalidParameterError, match=r"'output' parameter of .*'value'"):
+        reg.explain(["good"], output="probability")
 
 
 @pytest.mark.parametrize("n_steps", [0, 2.5, None])
