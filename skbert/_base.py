@@ -984,7 +984,8 @@ class BertEstimator(BaseEstimator):
         )
         adapter = adapter_settings(self)
         if adapter is not None:
-            _hub.add_adapter(model, adapter, os.fspath(self.model_name_or_path), source)
+            name = os.fspath(self.model_name_or_path)
+            _hub.add_adapter(model, adapter, name, source, seed)
         return model, tokenizer, self._capped_max_length(tokenizer, model.config)
 
     def _continued_model(self) -> Any:

@@ -264,12 +264,15 @@ class BertTextEmbedder(
         wanted = self.max_length or _hub.sentence_max_length(source) or limit
         max_length = int(min(wanted, limit))
         if codes is not None:
+            seed = seed_of(self.random_state)
             adapter = adapter_settings(self)
             if adapter is not None:
                 name = os.fspath(self.model_name_or_path)
-                _hub.add_adapter(model, adapter, name, source)
+                _hub.add_adapter(model, adapter, name, source, seed)
             with threads(self.n_jobs):
-                self._fine_tune(model, tokenizer, texts, codes, max_length, device)
+                self._fine_tune(
+                    model, tokenizer, texts, codes, max_length, device, seed
+                )
         self.max_length_ = max_length
         self.model_ = model.to(device).eval()
         self.tokenizer_ = tokenizer
@@ -287,9 +290,9 @@ class BertTextEmbedder(
         codes: np.ndarray,
         max_length: int,
         device: Any,
+        seed: int,
     ) -> None:
         """Contrastive fine-tuning of ``model`` in place (see the class notes)."""
-        seed = seed_of(self.random_state)
         encoded = _data.tokenize(tokenizer, texts, max_length, self.verbose)
         batches = _data.TrainBatches(
             encoded, codes, self.batch_size, _data.pad_id_of(tokenizer), seed

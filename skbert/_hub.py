@@ -457,16 +457,20 @@ def require_peft(caller: str) -> None:
         )
 
 
-def add_adapter(model: Any, adapter: Adapter, name: str, source: str) -> None:
+def add_adapter(
+    model: Any, adapter: Adapter, name: str, source: str, seed: int | None
+) -> None:
     """Give ``model`` (loaded from ``source``, named ``name`` by the user) a new
     LoRA adapter, in place, and record it and its base in ``config.json``.
+    An int ``seed`` draws the adapter's initial weights (peft's random
+    ``lora_A``) from it, leaving torch's global random state as it was.
 
     The body's Linear layers that ``adapter.modules`` names get LoRA branches
     (peft's ``inject_adapter_in_model``: the model stays a plain transformers
     model); nothing else changes. Which parameters train is the engine's
     business (``TrainConfig.adapter``).
     """
-    _inject(model, adapter)
+    _inject(model, adapter, seed)
     expanded = os.path.expanduser(name)
     base = os.path.abspath(expanded) if os.path.isdir(expanded) else name
     setattr(
@@ -476,9 +480,14 @@ def add_adapter(model: Any, adapter: Adapter, name: str, source: str) -> None:
     )
 
 
-def _inject(model: Any, adapter: Adapter) -> None:
+def _inject(model: Any, adapter: Adapter, seed: int | None = 0) -> None:
+    """LoRA branches on ``adapter.modules``, initialised under ``seed`` (0 where
+    saved weights replace them at once: the global random state is not used)."""
+    import torch
     from peft import LoraConfig, inject_adapter_in_model
     from torch import nn
+
+    from ._device import seeded
 
     # A model with a head names its body's layers "<prefix>.<name>"; a bare
     # encoder (BertTextEmbedder's) is its own body.
@@ -495,7 +504,7 @@ def _inject(model: Any, adapter: Adapter) -> None:
         lora_dropout=float(adapter.dropout),
         target_modules=targets,
     )
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), seeded(seed, torch.device("cpu")):
         warnings.simplefilter("ignore")
         inject_adapter_in_model(config, model)
 
