@@ -20,7 +20,7 @@ from conftest import run_benchmark, shared_data
 @pytest.mark.slow
 def test_multilabel_benchmark_runs_end_to_end(tiny_model, tmp_path):
     data = shared_data("goemotions/train.csv.gz", "goemotions/test.csv.gz")
-    tools = ["skbert_auto", "skbert", "tfidf"]
+    tools = ["skbert_auto", "skbert_defaults", "skbert", "tfidf"]
     if importlib.util.find_spec("accelerate") is not None:
         tools.append("trainer")
     out = tmp_path / "multilabel.json"
@@ -38,13 +38,14 @@ def test_multilabel_benchmark_runs_end_to_end(tiny_model, tmp_path):
     by_tool = {r["tool"]: r for r in setting["results"]}
     assert list(by_tool) == tools
     # One fitted model scored at its tuned thresholds, then at 0.5.
-    tuned = by_tool["skbert_auto"]
-    assert list(tuned["by_threshold"]) == ["auto", "0.5"]
-    assert tuned["macro_f1"] == tuned["by_threshold"]["auto"]["macro_f1"]
-    assert len(tuned["thresholds"]) == 28
-    assert all(0 < t < 1 for t in tuned["thresholds"])
-    assert tuned["predict_at_0.5_s"] > 0
-    for tool in tools[1:]:
+    for tool in ("skbert_auto", "skbert_defaults"):
+        tuned = by_tool[tool]
+        assert list(tuned["by_threshold"]) == ["auto", "0.5"]
+        assert tuned["macro_f1"] == tuned["by_threshold"]["auto"]["macro_f1"]
+        assert len(tuned["thresholds"]) == 28
+        assert all(0 < t < 1 for t in tuned["thresholds"])
+        assert tuned["predict_at_0.5_s"] > 0
+    for tool in tools[2:]:
         assert list(by_tool[tool]["by_threshold"]) == ["0.5"]
     for result in setting["results"]:
         assert result["fit_s"] > 0 and result["predict_s"] > 0
@@ -55,7 +56,10 @@ def test_multilabel_benchmark_runs_end_to_end(tiny_model, tmp_path):
     if "trainer" in tools:
         assert set(setting["skbert_ratios"]) == {"skbert_auto", "skbert"}
         assert "| skbert / Trainer | fit time ratio |" in done.stdout
-    assert '* threshold="auto" against 0.5, same model: ' in done.stdout
+    for label in ('skbert, class_weight="balanced"', "skbert, every default"):
+        assert f"* {label}" in done.stdout
+    assert "auto against 0.5, same model: " in done.stdout
+    assert "auto against TF-IDF + logistic regression: " in done.stdout
     assert "| label | train positives | test positives | auto threshold |" in (
         done.stdout
     )
