@@ -25,7 +25,7 @@ child process, one after the other (the harness's :class:`~_child.Runner`):
 
 * ``skbert``: ``BertTextClassifier(random_state=seed)``, every other parameter
   at its default (the few-shot recipe: pooling as the checkpoint, a
-  linear-probe head, at least 50 optimizer steps);
+  linear-probe head, a contrastive stage of at least 20 steps at 1e-4);
 * ``embedder-sup``: ``make_pipeline(BertTextEmbedder(epochs="auto",
   random_state=seed), LogisticRegression(max_iter=1000))``, the contrastive
   fine-tuning of the embedder (SetFit as a pipeline);

@@ -143,10 +143,12 @@ SHARED_PARAMETERS = """\
         ``min_steps`` optimizer steps need when that is more: on small data (a
         few dozen texts) 3 passes are only a handful of steps. An integer is
         exactly that many passes (``n_iter_`` says how many ran).
-    min_steps : int, default=50
+    min_steps : int or "auto", default="auto"
         The fewest optimizer steps of a ``fit`` with ``epochs="auto"``;
         ignored when ``epochs`` is an integer. ``partial_fit`` always runs one
-        pass.
+        pass. ``"auto"`` is 50 for fine-tuning end to end and 20 for the
+        contrastive stage of :class:`BertTextClassifier` (whose "auto"
+        learning rate is higher; see its ``contrastive``).
     weight_decay : float, default=0.01
         AdamW weight decay; biases and normalisation weights are never decayed.
     warmup_ratio : float, default=0.1
@@ -272,9 +274,18 @@ AUTO_EPOCHS = 3
 # learning_rate="auto": full fine-tuning, and LoRA adapters (see the parameter).
 AUTO_LEARNING_RATE = 1e-4
 AUTO_ADAPTER_LEARNING_RATE = 2e-3
-# learning_rate="auto" of contrastive training (SetFit's body rate), full and LoRA.
-CONTRASTIVE_LEARNING_RATE = 2e-5
-CONTRASTIVE_ADAPTER_LEARNING_RATE = 2e-4
+# min_steps="auto": the step floor of end-to-end fine-tuning, and of contrastive
+# training (the classifier's stage, the embedder's supervised fit), which learns
+# as much in 20 steps at a higher rate (see CONTRASTIVE_LEARNING_RATE).
+AUTO_MIN_STEPS = 50
+CONTRASTIVE_MIN_STEPS = 20
+# learning_rate="auto" of contrastive training, full and LoRA. 1e-4 over 20
+# steps beat SetFit's 2e-5 over 50 on every few-shot setting measured (SST-2,
+# GoEmotions Ekman and sentiment, 8 and 16 texts per class, 5 seeds each: +0.7
+# to +2.1 points of accuracy) in 40% of the time; LoRA over 20 steps, 1e-3 beat
+# 2e-4 (SST-2, 8 per class, 5 seeds: 0.592 against 0.573; 0.581 over 50 steps).
+CONTRASTIVE_LEARNING_RATE = 1e-4
+CONTRASTIVE_ADAPTER_LEARNING_RATE = 1e-3
 # The contrastive stage's batches hold this many times ``batch_size`` texts.
 CONTRASTIVE_BATCH_FACTOR = 2
 
@@ -309,13 +320,18 @@ def adapter_settings(estimator: Any) -> _hub.Adapter | None:
 
 
 def epochs_and_steps(
-    epochs: int | str, min_steps: int, auto: int = AUTO_EPOCHS
+    epochs: int | str,
+    min_steps: int | str,
+    auto: int = AUTO_EPOCHS,
+    auto_min_steps: int = AUTO_MIN_STEPS,
 ) -> dict[str, int]:
-    """``TrainConfig``'s ``epochs`` and ``min_steps`` for an ``epochs`` parameter:
-    ``"auto"`` is ``auto`` passes or ``min_steps`` steps, whichever is more; an
-    integer is exactly that many passes."""
+    """``TrainConfig``'s ``epochs`` and ``min_steps`` for the ``epochs`` and
+    ``min_steps`` parameters: ``epochs="auto"`` is ``auto`` passes or
+    ``min_steps`` steps (``auto_min_steps`` for ``"auto"``), whichever is more;
+    an integer is exactly that many passes."""
     if epochs == "auto":
-        return {"epochs": auto, "min_steps": min_steps}
+        floor = auto_min_steps if min_steps == "auto" else int(min_steps)
+        return {"epochs": auto, "min_steps": floor}
     return {"epochs": int(epochs), "min_steps": 0}
 
 
@@ -409,7 +425,7 @@ class BertEstimator(BaseEstimator):
             StrOptions({"auto"}),
         ],
         "epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "min_steps": [Interval(Integral, 0, None, closed="left")],
+        "min_steps": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "pooling": [StrOptions({"auto", "cls", "mean"})],
         "head_init": [StrOptions({"auto", "linear", "random"})],
         **ADAPTER_CONSTRAINTS,
@@ -454,7 +470,7 @@ class BertEstimator(BaseEstimator):
         batch_size: int = 32,
         learning_rate: float | str = "auto",
         epochs: int | str = "auto",
-        min_steps: int = 50,
+        min_steps: int | str = "auto",
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
         max_grad_norm: float | None = 1.0,
@@ -808,6 +824,9 @@ class BertEstimator(BaseEstimator):
                 loss=_engine.Loss("cosine_pairs"),
                 learning_rate=resolve_learning_rate(
                     self, CONTRASTIVE_LEARNING_RATE, CONTRASTIVE_ADAPTER_LEARNING_RATE
+                ),
+                **epochs_and_steps(
+                    self.epochs, self.min_steps, auto_min_steps=CONTRASTIVE_MIN_STEPS
                 ),
             )
             result = _engine.train(_engine.HeadInput(model), batches, stage, device)

@@ -28,6 +28,7 @@ from ._base import (
     ADAPTER_CONSTRAINTS,
     CONTRASTIVE_ADAPTER_LEARNING_RATE,
     CONTRASTIVE_LEARNING_RATE,
+    CONTRASTIVE_MIN_STEPS,
     N_JOBS_CONSTRAINT,
     adapter_settings,
     epochs_and_steps,
@@ -94,9 +95,10 @@ class BertTextEmbedder(
         ``"auto"`` is one pass, or as many as ``min_steps`` optimizer steps
         need when that is more.
     learning_rate : float or "auto", default="auto"
-        Peak learning rate of AdamW in fine-tuning. ``"auto"`` is 2e-5 (SetFit's
-        default), and 2e-4 with ``adapter="lora"`` (chosen by
-        measurement on SST-2 few-shot pipelines; see the changelog).
+        Peak learning rate of AdamW in fine-tuning. ``"auto"`` is 1e-4, and
+        1e-3 with ``adapter="lora"`` (chosen by measurement on few-shot
+        SST-2 and GoEmotions; see the changelog): as the classifier's
+        contrastive stage.
     adapter : None or "lora", default=None
         None fine-tunes every weight of the encoder. "lora" trains LoRA
         adapters only (as in :class:`BertTextClassifier`; needs the ``lora``
@@ -109,10 +111,11 @@ class BertTextEmbedder(
         scale ``adapter_alpha / adapter_rank``, the dropout on the adapters'
         inputs in training, and the layers that get adapters ("attention" or
         "all-linear").
-    min_steps : int, default=50
+    min_steps : int or "auto", default="auto"
         The fewest optimizer steps of fine-tuning with ``epochs="auto"``: on a
-        few dozen texts one pass is only a few steps. Ignored when ``epochs``
-        is an integer.
+        few dozen texts one pass is only a few steps. ``"auto"`` is 20, as
+        for the classifier's contrastive stage. Ignored when ``epochs`` is an
+        integer.
     random_state : int, RandomState instance or None, default=None
         Seeds the batch order and dropout of fine-tuning.
     verbose : int, default=0
@@ -171,7 +174,7 @@ class BertTextEmbedder(
             StrOptions({"auto"}),
         ],
         **ADAPTER_CONSTRAINTS,
-        "min_steps": [Interval(Integral, 0, None, closed="left")],
+        "min_steps": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -194,7 +197,7 @@ class BertTextEmbedder(
         adapter_alpha: float = 16,
         adapter_dropout: float = 0.1,
         adapter_modules: str = "attention",
-        min_steps: int = 50,
+        min_steps: int | str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
     ) -> None:
@@ -298,7 +301,12 @@ class BertTextEmbedder(
             encoded, codes, self.batch_size, _data.pad_id_of(tokenizer), seed
         )
         config = _engine.TrainConfig(
-            **epochs_and_steps(self.epochs, self.min_steps, auto=1),
+            **epochs_and_steps(
+                self.epochs,
+                self.min_steps,
+                auto=1,
+                auto_min_steps=CONTRASTIVE_MIN_STEPS,
+            ),
             learning_rate=self._learning_rate(),
             weight_decay=0.01,
             warmup_ratio=0.1,

@@ -430,8 +430,8 @@ def test_embedder_auto_learning_rate_follows_the_adapter(tiny_model, monkeypatch
     for params in ({}, {"adapter": "lora"}, {"adapter": "lora", "learning_rate": 3e-4}):
         BertTextEmbedder(tiny_model, epochs=1, **params).fit(TEXTS, LABELS)
     assert rates == [
-        2e-5,  # SetFit's body rate, documented
-        2e-4,
+        1e-4,  # the contrastive rate, documented
+        1e-3,
         3e-4,
     ]
     with pytest.raises(

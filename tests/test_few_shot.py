@@ -362,7 +362,7 @@ def test_few_texts_train_the_encoder_on_pairs_then_fit_only_the_head(
     )
     trainings.clear()
     clf = small(tiny_model, epochs="auto", min_steps=5).fit(TEXTS, LABELS)
-    assert trainings == [("HeadInput", "cosine_pairs", pytest.approx(2e-5))]
+    assert trainings == [("HeadInput", "cosine_pairs", pytest.approx(1e-4))]
     assert clf.contrastive_ is True
     after = _head_input(clf, TEXTS)
     assert np.abs(after - before).max() > 1e-6  # the encoder moved
@@ -453,6 +453,58 @@ def test_contrastive_false_fine_tunes_few_texts(tiny_model, trainings):
     ]
 
 
+@pytest.fixture
+def floors(monkeypatch) -> list[tuple[str, int, int]]:
+    """Each ``_engine.train`` call of a fit: the loss, the epochs and the step
+    floor of its config, and the steps it ran."""
+    calls = []
+    train = _engine.train
+
+    def recording(model, batches, config, *args, **kwargs):
+        result = train(model, batches, config, *args, **kwargs)
+        steps = result.n_iter * len(batches)  # passes x batches a pass
+        calls.append((config.loss.kind, config.min_steps, steps))
+        return result
+
+    monkeypatch.setattr(_engine, "train", recording)
+    return calls
+
+
+def test_min_steps_auto_is_20_for_the_stage_and_50_end_to_end(tiny_model, floors):
+    # 10 texts: the stage's batches of 8 make 2 steps a pass, so 20 steps take
+    # 10 passes; fine-tuning's batches of 4 make 3, so 50 steps take 17.
+    stage = small(tiny_model, epochs="auto").fit(TEXTS, LABELS)
+    whole = small(tiny_model, epochs="auto", contrastive=False).fit(TEXTS, LABELS)
+    assert stage.get_params()["min_steps"] == whole.get_params()["min_steps"] == "auto"
+    assert floors == [("cosine_pairs", 20, 20), ("cross_entropy", 50, 51)]
+    assert (stage.n_iter_, whole.n_iter_) == (10, 17)
+
+
+@pytest.mark.parametrize("min_steps", [7, np.int64(7)])
+def test_an_integer_min_steps_is_both_floors(tiny_model, floors, min_steps):
+    small(tiny_model, epochs="auto", min_steps=min_steps).fit(TEXTS, LABELS)
+    small(tiny_model, epochs="auto", min_steps=min_steps, contrastive=False).fit(
+        TEXTS, LABELS
+    )
+    # Fine-tuning: 3 passes of 3 steps already exceed the floor of 7.
+    assert floors == [("cosine_pairs", 7, 8), ("cross_entropy", 7, 9)]
+
+
+def test_the_embedders_min_steps_auto_is_the_stages(tiny_model, floors):
+    embedder = BertTextEmbedder(tiny_model, epochs="auto", random_state=0)
+    embedder.fit(TEXTS, LABELS)
+    assert floors == [("cosine_pairs", 20, 20)]  # one batch of 10 texts a pass
+    assert embedder.n_iter_ == 20
+
+
+@pytest.mark.parametrize("estimator", [BertTextClassifier, BertTextEmbedder])
+def test_min_steps_is_validated(tiny_model, estimator):
+    with pytest.raises(
+        ValueError, match=f"'min_steps' parameter of {estimator.__name__}"
+    ):
+        estimator(tiny_model, epochs="auto", min_steps="many").fit(TEXTS, LABELS)
+
+
 def test_the_stage_takes_a_given_learning_rate(tiny_model, trainings):
     small(tiny_model, learning_rate=3e-4).fit(TEXTS, LABELS)
     assert trainings == [("HeadInput", "cosine_pairs", pytest.approx(3e-4))]
@@ -464,6 +516,7 @@ def test_contrastive_survives_persistence(tiny_model, tmp_path, how):
     loaded = round_trip(clf, how, tmp_path)
     assert loaded.contrastive_ is True
     assert loaded.get_params()["contrastive"] == np.True_
+    assert loaded.get_params()["min_steps"] == "auto"
     np.testing.assert_array_equal(loaded.predict_proba(TEXTS), clf.predict_proba(TEXTS))
 
 
