@@ -51,6 +51,7 @@ BINS = (0.01, 0.05, 0.10, 0.20, 0.50)
 # GoEmotions' most frequent single labels kept: the rarest of its 28 have too few
 # comments for CalibratedClassifierCV's 5 folds in a held-out sample.
 N_EMOTIONS = 10
+LIME_SAMPLES = 5000  # LimeTextExplainer's default
 
 
 def parse_args(argv: list[str] | None = None) -> Any:
@@ -114,11 +115,14 @@ def aopc(clf: Any, items: list[Any], rankings: list[np.ndarray]) -> dict[str, fl
     drops = full[:, None, None] - picked
     return {
         "comprehensiveness": float(drops[:, :, 0].mean()),
+        "comprehensiveness_per_text": drops[:, :, 0].mean(1).tolist(),
         "sufficiency": float(drops[:, :, 1].mean()),
     }
 
 
-def lime_rankings(clf: Any, items: list[Any]) -> tuple[list[np.ndarray], float]:
+def lime_rankings(
+    clf: Any, items: list[Any], num_samples: int = LIME_SAMPLES
+) -> tuple[list[np.ndarray], float]:
     from lime.lime_text import LimeTextExplainer
 
     names = [str(c) for c in clf.classes_]
@@ -127,7 +131,7 @@ def lime_rankings(clf: Any, items: list[Any]) -> tuple[list[np.ndarray], float]:
     for item in items:
         label = list(clf.classes_).index(item.prediction)
         found = explainer.explain_instance(
-            item.text, clf.predict_proba, labels=(label,)
+            item.text, clf.predict_proba, labels=(label,), num_samples=num_samples
         )
         weights = {word.lower(): w for word, w in found.as_list(label=label)}
         scores = np.array([weights.get(word.lower(), 0.0) for word in item.words])
@@ -191,7 +195,7 @@ def faithfulness(args: Any, clf: Any, texts: list[str]) -> dict[str, Any]:
         },
         "random": {**aopc(clf, items, chance), "seconds_per_text": 0.0},
     }
-    n_lime = min(args.n_lime, len(items))
+    n_lime, gaps = min(args.n_lime, len(items)), {}
     if n_lime:
         lime, lime_s = lime_rankings(clf, items[:n_lime])
         rows["lime"] = {
@@ -199,15 +203,33 @@ def faithfulness(args: Any, clf: Any, texts: list[str]) -> dict[str, Any]:
             "seconds_per_text": lime_s,
             "n_texts": n_lime,
         }
+        tenth, tenth_s = lime_rankings(clf, items[:n_lime], LIME_SAMPLES // 10)
+        rows[f"lime, {LIME_SAMPLES // 10} samples"] = {
+            **aopc(clf, items[:n_lime], tenth),
+            "seconds_per_text": tenth_s,
+            "n_texts": n_lime,
+        }
         rows["skbert on LIME's texts"] = aopc(clf, items[:n_lime], ig[:n_lime])
         rows['skbert, output="probability", on LIME\'s texts'] = aopc(
             clf, items[:n_lime], ig_p[:n_lime]
         )
         rows["random on LIME's texts"] = aopc(clf, items[:n_lime], chance[:n_lime])
+        for name in ("skbert on LIME's texts", f"lime, {LIME_SAMPLES // 10} samples"):
+            gap = np.subtract(
+                rows["lime"]["comprehensiveness_per_text"],
+                rows[name]["comprehensiveness_per_text"],
+            )
+            gaps[name] = {
+                "mean": float(gap.mean()),
+                "standard_error": float(gap.std(ddof=1) / np.sqrt(len(gap)))
+                if len(gap) > 1
+                else float("nan"),
+            }
     return {
         "n_texts": len(items),
         "n_steps": args.n_steps,
         "methods": rows,
+        "lime_comprehensiveness_minus": gaps,
         "completeness": {
             "log-odds": completeness(explanation),
             "probability": completeness(probability),
@@ -380,6 +402,13 @@ def tables(report: dict[str, Any]) -> list[str]:
                 f"{'' if seconds is None else f'{seconds:.3f}'} |"
             )
         lines.append("")
+        for name, gap in found.get("lime_comprehensiveness_minus", {}).items():
+            lines += [
+                f"LIME's comprehensiveness minus that of {name}, per text: "
+                f"mean {gap['mean']:.3f}, standard error "
+                f"{gap['standard_error']:.3f}.",
+                "",
+            ]
         for output, c in found["completeness"].items():
             lines += [
                 f"Completeness error of integrated gradients ({output}): median "

@@ -46,8 +46,20 @@ def test_explain_benchmark_runs_end_to_end(tiny_model, tmp_path):
     }
     if has_lime:
         assert methods["lime"]["n_texts"] == 1
+        assert methods["lime, 500 samples"]["n_texts"] == 1
+        gaps = report["faithfulness"]["lime_comprehensiveness_minus"]
+        assert set(gaps) == {"skbert on LIME's texts", "lime, 500 samples"}
+        lime = methods["lime"]["comprehensiveness_per_text"]
+        skbert = methods["skbert on LIME's texts"]["comprehensiveness_per_text"]
+        assert gaps["skbert on LIME's texts"]["mean"] == pytest.approx(
+            lime[0] - skbert[0]
+        )
     else:
         assert not any("lime" in name.lower() for name in methods)
+        assert report["faithfulness"]["lime_comprehensiveness_minus"] == {}
+    for name, row in methods.items():
+        on_limes = name.startswith("lime") or "LIME's texts" in name
+        assert len(row["comprehensiveness_per_text"]) == (1 if on_limes else 4)
     for row in methods.values():
         assert -1 <= row["comprehensiveness"] <= 1 and -1 <= row["sufficiency"] <= 1
     completeness = report["faithfulness"]["completeness"]
@@ -89,7 +101,9 @@ def test_aopc_measures_drops_from_the_full_texts_probability(monkeypatch):
         output=123.0,  # log-odds or anything: not what the drops are from
     )
     good_first = bench_explain.aopc(Fake(), [item], [np.array([1, 0, 2])])
+    assert good_first.pop("comprehensiveness_per_text") == pytest.approx([0.4])
     assert good_first == pytest.approx({"comprehensiveness": 0.4, "sufficiency": 0.0})
     good_last = bench_explain.aopc(Fake(), [item], [np.array([0, 2, 1])])
     # k = 1, 5, 10, 20, 50% of 3 words: 1, 1, 1, 1, 2 words; "good" never among them
+    assert good_last.pop("comprehensiveness_per_text") == pytest.approx([0.0])
     assert good_last == pytest.approx({"comprehensiveness": 0.0, "sufficiency": 0.4})
