@@ -70,10 +70,11 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         the features that the head reads towards cosine similarity 1 for two
         texts of the same class and 0 otherwise (``epochs`` and the schedule
         as for fine-tuning; batches of twice ``batch_size`` texts, as the
-        loss is over a batch's pairs; ``min_steps="auto"`` is 20 steps here
-        and a ``learning_rate`` of "auto" 1e-4, 1e-3 with ``adapter="lora"``:
-        on few-shot SST-2 and GoEmotions this learned more in 40% of the time
-        than SetFit's 2e-5 over 50 steps); then
+        loss is over a batch's pairs; ``min_steps="auto"`` is 10 steps per
+        class here, 20 for two, as a batch holds fewer same-class pairs the
+        more classes there are; a ``learning_rate`` of "auto" is 1e-4, 1e-3
+        with ``adapter="lora"``: on few-shot SST-2 and GoEmotions this learned
+        more in 40% of the time than SetFit's 2e-5 over 50 steps); then
         the head, as the logistic regression of ``head_init="linear"`` on those
         features, and nothing after it. On a few dozen texts per class this
         learns more than fine-tuning end to end, which overfits them (see the

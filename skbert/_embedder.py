@@ -28,9 +28,9 @@ from ._base import (
     ADAPTER_CONSTRAINTS,
     CONTRASTIVE_ADAPTER_LEARNING_RATE,
     CONTRASTIVE_LEARNING_RATE,
-    CONTRASTIVE_MIN_STEPS,
     N_JOBS_CONSTRAINT,
     adapter_settings,
+    contrastive_min_steps,
     epochs_and_steps,
     resolve_learning_rate,
     seed_of,
@@ -113,9 +113,9 @@ class BertTextEmbedder(
         "all-linear").
     min_steps : int or "auto", default="auto"
         The fewest optimizer steps of fine-tuning with ``epochs="auto"``: on a
-        few dozen texts one pass is only a few steps. ``"auto"`` is 20, as
-        for the classifier's contrastive stage. Ignored when ``epochs`` is an
-        integer.
+        few dozen texts one pass is only a few steps. ``"auto"`` is 10 per
+        class of ``y`` (20 for two), as for the classifier's contrastive stage.
+        Ignored when ``epochs`` is an integer.
     random_state : int, RandomState instance or None, default=None
         Seeds the batch order and dropout of fine-tuning.
     verbose : int, default=0
@@ -305,7 +305,7 @@ class BertTextEmbedder(
                 self.epochs,
                 self.min_steps,
                 auto=1,
-                auto_min_steps=CONTRASTIVE_MIN_STEPS,
+                auto_min_steps=contrastive_min_steps(codes),
             ),
             learning_rate=self._learning_rate(),
             weight_decay=0.01,

@@ -480,6 +480,18 @@ def test_min_steps_auto_is_20_for_the_stage_and_50_end_to_end(tiny_model, floors
     assert (stage.n_iter_, whole.n_iter_) == (10, 17)
 
 
+def test_the_stages_auto_floor_is_10_steps_per_class(tiny_model, floors):
+    # A batch of n classes holds about 1/n of its pairs in one class: more
+    # classes, more steps, so that each task sees as many same-class pairs.
+    labels = ["a", "b", "c", "d", "a"] * 2
+    small(tiny_model, epochs="auto").fit(TEXTS, labels)
+    BertTextEmbedder(tiny_model, epochs="auto", random_state=0).fit(TEXTS, labels)
+    assert floors == [("cosine_pairs", 40, 40), ("cosine_pairs", 40, 40)]
+    # An integer floor is the floor whatever the classes.
+    small(tiny_model, epochs="auto", min_steps=6).fit(TEXTS, labels)
+    assert floors[-1] == ("cosine_pairs", 6, 6)
+
+
 @pytest.mark.parametrize("min_steps", [7, np.int64(7)])
 def test_an_integer_min_steps_is_both_floors(tiny_model, floors, min_steps):
     small(tiny_model, epochs="auto", min_steps=min_steps).fit(TEXTS, LABELS)
