@@ -10,8 +10,9 @@ fits and predicts in its own child process, one after the other (the harness's
 * ``lora``: the same with ``adapter="lora"`` and the adapter's defaults (rank 8);
 * ``lora-r4``, ``lora-r16``: ranks 4 and 16.
 
-``--learning-rate`` sets every tool's rate (skbert's default when omitted) and
-``--lora-learning-rate`` the adapters' alone. Each row reports the score (accuracy
+``--learning-rate`` sets every tool's rate (skbert's default when omitted),
+``--lora-learning-rate`` the adapters' alone and ``--lora-modules`` the layers
+they adapt ("attention" or "all-linear"). Each row reports the score (accuracy
 for SST-2 and MRPC, Pearson and Spearman for STS-B), fit and predict seconds, peak
 RSS growth, trainable parameters and the bytes of the pickled fitted estimator
 (``pickle.dumps``: for an adapter model the adapter, head, tokenizer and base
@@ -173,6 +174,8 @@ def options_of(args: argparse.Namespace, tool: str) -> dict[str, Any]:
         options.update(adapter="lora", adapter_rank=ADAPTERS[tool])
         if args.lora_learning_rate is not None:
             options["learning_rate"] = args.lora_learning_rate
+        if args.lora_modules is not None:
+            options["adapter_modules"] = args.lora_modules
     return options
 
 
@@ -186,6 +189,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--learning-rate", type=float, default=None)
     parser.add_argument("--lora-learning-rate", type=float, default=None)
+    parser.add_argument(
+        "--lora-modules",
+        choices=("attention", "all-linear"),
+        default=None,
+        help="the adapters' adapter_modules (skbert's default when omitted)",
+    )
     add_names(parser, "--datasets", DATASETS)
     add_names(
         parser, "--tools", {k: v for k, v in TOOLS.items() if k not in GRID_TOOLS}
