@@ -52,16 +52,25 @@ BINS = (0.01, 0.05, 0.10, 0.20, 0.50)
 # comments for CalibratedClassifierCV's 5 folds in a held-out sample.
 N_EMOTIONS = 10
 LIME_SAMPLES = 5000  # LimeTextExplainer's default
+DELETION = 'skbert, method="deletion"'
 
 
 def parse_args(argv: list[str] | None = None) -> Any:
     parser = benchmark_parser(__doc__, "sst2/ and goemotions/")
     parser.set_defaults(epochs=3, learning_rate=1e-4)
-    parser.add_argument("--parts", default="faithfulness,calibration")
+    parser.add_argument(
+        "--parts", default="faithfulness,goemotions-faithfulness,calibration"
+    )
     parser.add_argument("--n-train", type=int, default=2000)
     parser.add_argument("--n-explain", type=int, default=200)
     parser.add_argument("--n-lime", type=int, default=20)
     parser.add_argument("--n-steps", type=int, default=50)
+    parser.add_argument(
+        "--n-rounds",
+        type=int,
+        default=None,
+        help='n_steps of explain(method="deletion"); None: its default',
+    )
     parser.add_argument("--n-calibration", type=int, default=1000)
     parser.add_argument("--n-eval", type=int, default=None, help="None: all")
     return parser.parse_args(argv)
@@ -180,6 +189,10 @@ def faithfulness(args: Any, clf: Any, texts: list[str]) -> dict[str, Any]:
     probability = clf.explain(texts, output="probability", n_steps=args.n_steps)
     probability_s = (time.perf_counter() - started) / len(texts)
     ig_p = [np.argsort(-item.scores, kind="stable") for item in probability]
+    started = time.perf_counter()
+    deleted = clf.explain(texts, method="deletion", n_steps=args.n_rounds)
+    deletion_s = (time.perf_counter() - started) / len(texts)
+    deletion = [np.argsort(-item.scores, kind="stable") for item in deleted]
     rng = np.random.default_rng(args.seed)
     chance = [rng.permutation(len(item.words)) for item in items]
     attention, attention_s = attention_rankings(clf, items)
@@ -188,6 +201,11 @@ def faithfulness(args: Any, clf: Any, texts: list[str]) -> dict[str, Any]:
         'skbert, output="probability"': {
             **aopc(clf, items, ig_p),
             "seconds_per_text": probability_s,
+        },
+        DELETION: {
+            **aopc(clf, items, deletion),
+            "seconds_per_text": deletion_s,
+            "n_steps": deleted.n_steps,
         },
         "attention": {
             **aopc(clf, items, attention),
@@ -213,8 +231,15 @@ def faithfulness(args: Any, clf: Any, texts: list[str]) -> dict[str, Any]:
         rows['skbert, output="probability", on LIME\'s texts'] = aopc(
             clf, items[:n_lime], ig_p[:n_lime]
         )
+        rows[f"{DELETION} on LIME's texts"] = aopc(
+            clf, items[:n_lime], deletion[:n_lime]
+        )
         rows["random on LIME's texts"] = aopc(clf, items[:n_lime], chance[:n_lime])
-        for name in ("skbert on LIME's texts", f"lime, {LIME_SAMPLES // 10} samples"):
+        for name in (
+            "skbert on LIME's texts",
+            f"{DELETION} on LIME's texts",
+            f"lime, {LIME_SAMPLES // 10} samples",
+        ):
             gap = np.subtract(
                 rows["lime"]["comprehensiveness_per_text"],
                 rows[name]["comprehensiveness_per_text"],
@@ -382,41 +407,62 @@ def sst2(args: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------ report
 
 
+def explained_texts(args: Any, data: dict[str, Any]) -> list[str]:
+    """``--n-explain`` texts drawn (seeded) from the evaluation split."""
+    rng = np.random.default_rng(args.seed)
+    n = min(args.n_explain, len(data["eval_x"]))
+    return [
+        data["eval_x"][i] for i in rng.choice(len(data["eval_x"]), n, replace=False)
+    ]
+
+
+def faithfulness_table(found: dict[str, Any] | None, texts: str) -> list[str]:
+    if not found:
+        return []
+    lines = [
+        f"Faithfulness on {found['n_texts']} {texts} (integrated gradients' "
+        f"n_steps={found['n_steps']}); AOPC over k = 1, 5, 10, 20, 50%:",
+        "",
+        "| method | comprehensiveness (higher better) | sufficiency (lower "
+        "better) | seconds per text |",
+        "|---|---|---|---|",
+    ]
+    for name, row in found["methods"].items():
+        seconds = row.get("seconds_per_text")
+        lines.append(
+            f"| {name} | {row['comprehensiveness']:.3f} | "
+            f"{row['sufficiency']:.3f} | "
+            f"{'' if seconds is None else f'{seconds:.3f}'} |"
+        )
+    lines.append("")
+    for name, gap in found.get("lime_comprehensiveness_minus", {}).items():
+        lines += [
+            f"LIME's comprehensiveness minus that of {name}, per text: "
+            f"mean {gap['mean']:.3f}, standard error "
+            f"{gap['standard_error']:.3f}.",
+            "",
+        ]
+    for output, c in found["completeness"].items():
+        lines += [
+            f"Completeness error of integrated gradients ({output}): median "
+            f"{c['median_error']:.4f}, mean {c['mean_error']:.4f}, 90th "
+            f"percentile {c['p90_error']:.4f}, "
+            f"sum |delta| / sum |change| {c['total_error']:.4f}.",
+            "",
+        ]
+    return lines
+
+
 def tables(report: dict[str, Any]) -> list[str]:
     lines = []
-    found = report.get("faithfulness")
-    if found:
-        lines += [
-            f"Faithfulness on {found['n_texts']} SST-2 validation sentences "
-            f"(n_steps={found['n_steps']}); AOPC over k = 1, 5, 10, 20, 50%:",
-            "",
-            "| method | comprehensiveness (higher better) | sufficiency (lower "
-            "better) | seconds per text |",
-            "|---|---|---|---|",
-        ]
-        for name, row in found["methods"].items():
-            seconds = row.get("seconds_per_text")
-            lines.append(
-                f"| {name} | {row['comprehensiveness']:.3f} | "
-                f"{row['sufficiency']:.3f} | "
-                f"{'' if seconds is None else f'{seconds:.3f}'} |"
-            )
-        lines.append("")
-        for name, gap in found.get("lime_comprehensiveness_minus", {}).items():
-            lines += [
-                f"LIME's comprehensiveness minus that of {name}, per text: "
-                f"mean {gap['mean']:.3f}, standard error "
-                f"{gap['standard_error']:.3f}.",
-                "",
-            ]
-        for output, c in found["completeness"].items():
-            lines += [
-                f"Completeness error of integrated gradients ({output}): median "
-                f"{c['median_error']:.4f}, mean {c['mean_error']:.4f}, 90th "
-                f"percentile {c['p90_error']:.4f}, "
-                f"sum |delta| / sum |change| {c['total_error']:.4f}.",
-                "",
-            ]
+    for key, texts in (
+        ("faithfulness", "SST-2 validation sentences"),
+        (
+            "goemotions_faithfulness",
+            f"GoEmotions test comments ({N_EMOTIONS} most frequent classes)",
+        ),
+    ):
+        lines += faithfulness_table(report.get(key), texts)
     for dataset, rows in report.get("calibration", {}).items():
         lines += [
             f"Calibration on {dataset}:",
@@ -453,17 +499,19 @@ def main(argv: list[str] | None = None) -> None:
     report["fit_s"] = time.perf_counter() - started
     print(f"fit {report['fit_s']:.0f} s", file=sys.stderr)
     if "faithfulness" in parts:
-        rng = np.random.default_rng(args.seed)
-        at = rng.choice(len(data["eval_x"]), args.n_explain, replace=False)
-        texts = [data["eval_x"][i] for i in at]
-        report["faithfulness"] = faithfulness(args, clf, texts)
+        report["faithfulness"] = faithfulness(args, clf, explained_texts(args, data))
     if "calibration" in parts:
         report["calibration"] = {"SST-2 validation": calibration(args, clf, data)}
         print("SST-2 calibration done", file=sys.stderr)
+    if "goemotions-faithfulness" in parts or "calibration" in parts:
         many = goemotions(args)
         other = classifier(args).fit(many["train_x"], many["train_y"])
-        name = f"GoEmotions single-label test, {N_EMOTIONS} most frequent classes"
-        report["calibration"][name] = calibration(args, other, many)
+        if "goemotions-faithfulness" in parts:
+            texts = explained_texts(args, many)
+            report["goemotions_faithfulness"] = faithfulness(args, other, texts)
+        if "calibration" in parts:
+            name = f"GoEmotions single-label test, {N_EMOTIONS} most frequent classes"
+            report["calibration"][name] = calibration(args, other, many)
     print("\n".join(tables(report)))
     if args.json:
         write_json(args.json, report)

@@ -1222,19 +1222,22 @@ class BertEstimator(BaseEstimator):
         *,
         target: Any = None,
         output: str | None = None,
-        n_steps: int = 50,
+        n_steps: int | None = None,
+        method: str = "integrated-gradients",
     ) -> Explanation:
         """Token and word attributions of the model's output for each input.
 
-        Integrated gradients (Sundararajan et al. 2017) on the word embeddings,
-        from a baseline that pads every text token (special tokens kept), with
-        a Gauss-Legendre rule of ``n_steps`` points: all points of an input run
-        through the model in one batch and one backward pass, inputs sorted by
-        length as in prediction. Each token's attribution is its share of the
-        change in the output from the baseline to the input; a word's is the sum
-        of its word pieces'. The explained output is set by ``output``. Inputs
-        are read as ``long_text`` says; with "chunk", the windows of an input
-        are explained together and put back in document order.
+        By default, integrated gradients (Sundararajan et al. 2017) on the word
+        embeddings, from a baseline that pads every text token (special tokens
+        kept), with a Gauss-Legendre rule of ``n_steps`` points: all points of
+        an input run through the model in one batch and one backward pass,
+        inputs sorted by length as in prediction. Each token's attribution is
+        its share of the change in the output from the baseline to the input; a
+        word's is the sum of its word pieces'. ``method="deletion"`` ranks words
+        by deleting them instead (see ``method``). The explained output is set
+        by ``output``. Inputs are read as ``long_text`` says; with "chunk", the
+        windows of an input are explained together and put back in document
+        order.
 
         The model is only read (fp32 whatever ``precision`` and ``quantize``
         say): its weights and predictions do not change, and several threads
@@ -1260,9 +1263,25 @@ class BertEstimator(BaseEstimator):
             removing the top words lowered the probability by 0.434 on average
             against 0.378). A regressor's is "value" (None): the prediction in
             the units of ``y``.
-        n_steps : int, default=50
-            Points of the integration rule; more are slower and more exact (see
-            ``completeness_error`` of the result).
+        n_steps : int or None, default=None
+            Integrated gradients: points of the integration rule (None: 50);
+            more are slower and more exact (see ``completeness_error`` of the
+            result). Deletion: rounds (None: 20).
+        method : {"integrated-gradients", "deletion"}, default="integrated-gradients"
+            "deletion" deletes words greedily, round by round: each remaining
+            word is deleted on its own (all its tokens), and the
+            ``ceil(n_words / n_steps)`` whose deletion lowers the output most
+            are deleted for good. A word's attribution is the fall its deletion
+            caused in its round (plus an equal share of what its round's words
+            did together beyond that), so the attributions add up exactly to
+            the output minus the output with every word deleted, and the words
+            come ranked by what removing them does. It runs about ``n_steps / 2
+            * n_words`` forward passes per input, no backward pass: on SST-2
+            sentences (about 20 words) it took 0.4 s per text against 0.25 s
+            for integrated gradients, and ranked words more faithfully than
+            both integrated gradients and LIME (benchmarks/README.md); its cost
+            grows with the square of the length, so on long documents
+            integrated gradients is the cheaper choice.
 
         Returns
         -------
@@ -1287,7 +1306,7 @@ class BertEstimator(BaseEstimator):
         """
         from . import _explain
 
-        return _explain.explain(self, X, target, output, n_steps)
+        return _explain.explain(self, X, target, output, n_steps, method)
 
     def _explained_targets(
         self, target: Any, outputs: np.ndarray

@@ -53,6 +53,13 @@ from ._device import threads
 if TYPE_CHECKING:
     import torch
 
+# explain's methods, each with its default n_steps: the points of integrated
+# gradients' rule, the rounds of greedy deletion.
+METHODS = {"integrated-gradients": 50, "deletion": 20}
+# Candidate rows (an input with one word deleted, per window) built at a time by
+# deletion: bounds the token ids held, whatever the size of X.
+DELETION_ROWS = 4096
+
 # (pooled logits of shape (n_points, n_inputs, n_outputs), the column explained
 # of each input) -> the explained output, of shape (n_points, n_inputs)
 Output = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
@@ -135,7 +142,9 @@ class Explanation(Sequence[TextExplanation]):
     output_name : str
         What was explained, such as "log-odds of the target class".
     n_steps : int
-        Points of the integration rule.
+        Points of the integration rule, or rounds of deletion.
+    method : str
+        "integrated-gradients" or "deletion" (see ``explain``).
     tokens, words : list of list of str
         Each input's tokens and words.
     token_scores, scores : list of ndarray
@@ -164,18 +173,25 @@ class Explanation(Sequence[TextExplanation]):
     """
 
     def __init__(
-        self, items: list[TextExplanation], output_name: str, n_steps: int
+        self,
+        items: list[TextExplanation],
+        output_name: str,
+        n_steps: int,
+        method: str = "integrated-gradients",
     ) -> None:
         self._items = items
         self.output_name = output_name
         self.n_steps = n_steps
+        self.method = method
 
     def __len__(self) -> int:
         return len(self._items)
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
-            return Explanation(self._items[index], self.output_name, self.n_steps)
+            return Explanation(
+                self._items[index], self.output_name, self.n_steps, self.method
+            )
         return self._items[index]
 
     def __iter__(self) -> Iterator[TextExplanation]:
@@ -242,7 +258,7 @@ class Explanation(Sequence[TextExplanation]):
     def __repr__(self) -> str:
         return (
             f"<Explanation of {len(self)} input(s): {self.output_name}, "
-            f"integrated gradients with n_steps={self.n_steps}>"
+            f"{self.method}, n_steps={self.n_steps}>"
         )
 
     def __str__(self) -> str:
@@ -302,20 +318,27 @@ def _html(index: int, item: TextExplanation) -> str:
 
 
 def explain(
-    estimator: Any, X: Any, target: Any, output: str | None, n_steps: int
+    estimator: Any,
+    X: Any,
+    target: Any,
+    output: str | None,
+    n_steps: int | None,
+    method: str = "integrated-gradients",
 ) -> Explanation:
     """``estimator.explain``: see its docstring."""
     check_is_fitted(estimator)
     choices = estimator._explained_outputs()
     validate_parameter_constraints(
         {
-            "n_steps": [Interval(Integral, 1, None, closed="left")],
+            "n_steps": [Interval(Integral, 1, None, closed="left"), None],
             "output": [StrOptions(set(choices)), None],
+            "method": [StrOptions(set(METHODS))],
         },
-        {"n_steps": n_steps, "output": output},
+        {"n_steps": n_steps, "output": output, "method": method},
         caller_name=f"{type(estimator).__name__}.explain",
     )
     output = next(iter(choices)) if output is None else output
+    n_steps = METHODS[method] if n_steps is None else int(n_steps)
     inputs = _data.check_inputs(X)
     encoded = estimator._tokenize(
         estimator.tokenizer_, inputs, estimator.max_length_, sources=True
@@ -325,8 +348,9 @@ def explain(
     targets, columns = estimator._explained_targets(target, outputs)
     targets = np.asarray(targets).tolist()  # labels as Python values
     predictions = estimator._explained_predictions(outputs)
+    attribute = _integrate_all if method == "integrated-gradients" else _delete_all
     with threads(estimator.n_jobs):
-        scores, ends = _integrate_all(
+        scores, ends = attribute(
             functools.partial(estimator._explained_output, output),
             estimator,
             encoded,
@@ -344,7 +368,7 @@ def explain(
         )
         for d, rows in enumerate(_rows_of(encoded))
     ]
-    return Explanation(items, choices[output], int(n_steps))
+    return Explanation(items, choices[output], n_steps, method)
 
 
 def _check_not_empty(encoded: _data.Encoded, inputs: _data.Inputs) -> None:
@@ -409,6 +433,209 @@ def _integrate_all(
         for r, row in enumerate(rows):
             scores[row] = found[r, : lengths[row]]
     return scores, ends
+
+
+def _delete_all(
+    output: Output,
+    estimator: Any,
+    encoded: _data.Encoded,
+    columns: np.ndarray,
+    n_rounds: int,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each row's token attributions by greedy deletion, and each input's
+    ``(output, output with every word deleted)``.
+
+    Round by round, each remaining word of an input is deleted on its own (its
+    tokens taken out of every window of the input; special tokens stay), all
+    candidates of a round in length-sorted batches, and the ``ceil(n_words /
+    n_rounds)`` words whose deletion lowered the output most are deleted for
+    good. A word's fall is what its own deletion took off the output in its
+    round, plus an equal share of what the round's words took off together
+    beyond the sum of theirs, so an input's falls add up exactly to its output
+    minus the output with all its words deleted. The scores are the falls made
+    non-increasing along the deletion order (:func:`_non_increasing`): a word
+    can matter more once others are gone (a confident output hardly moves for
+    any single word), and ranking by the raw falls would then put it before the
+    words whose deletion opened the way, which removes less. A word's tokens
+    share its score.
+    """
+    rows_of = _rows_of(encoded)
+    words: list[list[np.ndarray]] = []  # per input, per row: each token's word
+    n_words = np.zeros(len(rows_of), dtype=np.int64)
+    for d, rows in enumerate(rows_of):
+        keys = sorted(
+            {
+                (part, word)
+                for r in rows
+                for part, word in encoded.sources[r][:, [0, 2]].tolist()
+                if part >= 0
+            }
+        )
+        index = {key: i for i, key in enumerate(keys)}
+        words.append(
+            [
+                np.array(
+                    [index.get((p, w), -1) for p, w in encoded.sources[r][:, [0, 2]]],
+                    dtype=np.int64,
+                ).reshape(-1)
+                for r in rows
+            ]
+        )
+        n_words[d] = len(keys)
+    scores: list[np.ndarray] = [np.empty(0)] * len(encoded)
+    ends = np.empty((len(rows_of), 2))
+    groups: list[list[int]] = [[]]
+    size = 0
+    for d in np.argsort(-n_words, kind="stable").tolist():  # similar inputs together
+        cost = (int(n_words[d]) + 1) * len(rows_of[d])
+        if groups[-1] and size + cost > DELETION_ROWS:
+            groups.append([])
+            size = 0
+        groups[-1].append(d)
+        size += cost
+    for group in groups:
+        _delete_group(
+            output, estimator, encoded, columns, n_rounds, group, words, scores, ends
+        )
+    return scores, ends
+
+
+def _delete_group(
+    output: Output,
+    estimator: Any,
+    encoded: _data.Encoded,
+    columns: np.ndarray,
+    n_rounds: int,
+    group: list[int],
+    words: list[list[np.ndarray]],
+    scores: list[np.ndarray],
+    ends: np.ndarray,
+) -> None:
+    """:func:`_delete_all` for the inputs ``group``, in lockstep rounds; writes
+    their rows' ``scores`` and their ``ends``."""
+    rows_of = _rows_of(encoded)
+    n_of = {d: int(max((w.max() for w in words[d]), default=-1)) + 1 for d in group}
+    deleted = {d: np.zeros(n_of[d] + 1, dtype=bool) for d in group}  # last: specials
+    word_scores = {d: np.zeros(n_of[d]) for d in group}
+    order: dict[int, list[int]] = {d: [] for d in group}
+    pending: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
+    first: dict[int, float] = {}
+    active = list(group)
+    while active:
+        ids: list[np.ndarray] = []
+        type_ids: list[np.ndarray] | None = None if encoded.type_ids is None else []
+        owner: list[tuple[int, int]] = []  # each candidate's (input, word or -1)
+        row_candidate: list[int] = []
+        for d in active:
+            left = np.flatnonzero(~deleted[d][:-1])
+            for j in [-1, *left.tolist()]:
+                gone = deleted[d].copy()
+                if j >= 0:
+                    gone[j] = True
+                for w, r in zip(words[d], rows_of[d], strict=True):
+                    keep = ~gone[w]
+                    ids.append(encoded.ids[r][keep])
+                    if type_ids is not None:
+                        type_ids.append(encoded.type_ids[r][keep])
+                    row_candidate.append(len(owner))
+                owner.append((d, j))
+        values = _outputs_of_rows(
+            output, estimator, ids, type_ids, np.array(row_candidate), owner, columns
+        )
+        at = 0
+        still = []
+        for d in active:
+            left = np.flatnonzero(~deleted[d][:-1])
+            current = float(values[at])
+            falls = current - values[at + 1 : at + 1 + len(left)]
+            at += 1 + len(left)
+            first.setdefault(d, current)
+            if d in pending:
+                chunk, own, before = pending.pop(d)
+                together = before - current
+                word_scores[d][chunk] = own + (together - own.sum()) / len(chunk)
+            if not len(left):
+                ends[d] = first[d], current
+                continue
+            k = -(-n_of[d] // n_rounds)
+            best = np.argsort(-falls, kind="stable")[:k]
+            pending[d] = left[best], falls[best], current
+            order[d] += left[best].tolist()
+            deleted[d][left[best]] = True
+            still.append(d)
+        active = still
+    for d in group:
+        word_scores[d][order[d]] = _non_increasing(word_scores[d][order[d]])
+        counts = np.bincount(
+            np.concatenate([w[w >= 0] for w in words[d]]), minlength=n_of[d]
+        )
+        share = np.append(word_scores[d] / np.maximum(counts, 1), 0.0)
+        for w, r in zip(words[d], rows_of[d], strict=True):
+            scores[r] = share[w]
+
+
+def _non_increasing(values: np.ndarray) -> np.ndarray:
+    """The closest non-increasing sequence to ``values`` in least squares, with
+    the same sum: runs that do not fall are pooled to their mean (pool adjacent
+    violators). Then the values of a pool fall by a negligible step (1e-9 of
+    their mean) around it, so that sorting the result gives the original order;
+    the sum is kept."""
+    blocks: list[list[float]] = []  # [sum, count]
+    for value in values.tolist():
+        blocks.append([value, 1.0])
+        while len(blocks) > 1 and (
+            blocks[-2][0] / blocks[-2][1] <= blocks[-1][0] / blocks[-1][1]
+        ):
+            total, count = blocks.pop()
+            blocks[-1][0] += total
+            blocks[-1][1] += count
+    pieces = []
+    for total, count in blocks:
+        mean, n = total / count, int(count)
+        step = 1e-9 * max(abs(mean), 1e-12)
+        pieces.append(mean + step * ((n - 1) / 2 - np.arange(n)))
+    return np.concatenate(pieces) if pieces else values.copy()
+
+
+def _outputs_of_rows(
+    output: Output,
+    estimator: Any,
+    ids: list[np.ndarray],
+    type_ids: list[np.ndarray] | None,
+    row_candidate: np.ndarray,
+    owner: list[tuple[int, int]],
+    columns: np.ndarray,
+) -> np.ndarray:
+    """The explained output of each candidate: its rows' logits averaged, as
+    prediction averages a document's windows, then ``output``."""
+    import torch
+
+    model, device = estimator.model_, estimator.device_
+    pad_id = _data.pad_id_of(estimator.tokenizer_)
+    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    batches = _data.sorted_batches(
+        lengths,
+        2 * estimator.batch_size,
+        _engine.batch_tokens(model.config, device),
+    )
+    logits: Any = None
+    model.eval()
+    with torch.inference_mode():
+        for rows in batches:
+            inputs = _data.collate(ids, rows, pad_id, type_ids)
+            found = model(**{k: v.to(device) for k, v in inputs.items()}).logits
+            if logits is None:
+                logits = torch.empty(
+                    (len(ids), found.shape[-1]), dtype=torch.float32, device=device
+                )
+            logits[torch.as_tensor(rows, device=device)] = found.float()
+        index = torch.as_tensor(row_candidate, device=device)
+        pooled = torch.zeros(
+            (len(owner), logits.shape[-1]), dtype=torch.float32, device=device
+        ).index_add_(0, index, logits)
+        pooled /= torch.bincount(index, minlength=len(owner)).unsqueeze(-1)
+        picked = torch.as_tensor(columns[[d for d, _ in owner]], device=device)
+        return output(pooled.unsqueeze(0), picked)[0].double().cpu().numpy()
 
 
 def integrated_gradients(

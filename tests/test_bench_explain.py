@@ -1,7 +1,8 @@
 """``benchmarks/bench_explain.py`` runs end to end on the tiny model, so it cannot rot.
 
 It fine-tunes the tiny random BERT on 100 SST-2 sentences, explains 4 validation
-sentences with every method and measures calibration on SST-2 and GoEmotions.
+sentences with every method (and 4 GoEmotions comments with a classifier fitted
+there) and measures calibration on SST-2 and GoEmotions.
 LIME is a benchmark peer, not a dependency of skbert: where ``lime`` is installed
 it explains 1 sentence, elsewhere (CI) the script runs with ``--n-lime 0`` and the
 test checks that it leaves LIME's rows out rather than failing.
@@ -37,34 +38,42 @@ def test_explain_benchmark_runs_end_to_end(tiny_model, tmp_path):
         *("--json", str(tmp_path / "explain.json")),
     )
     report = json.loads((tmp_path / "explain.json").read_text())
-    methods = report["faithfulness"]["methods"]
-    assert set(methods) >= {
-        "skbert",
-        'skbert, output="probability"',
-        "attention",
-        "random",
-    }
-    if has_lime:
-        assert methods["lime"]["n_texts"] == 1
-        assert methods["lime, 500 samples"]["n_texts"] == 1
-        gaps = report["faithfulness"]["lime_comprehensiveness_minus"]
-        assert set(gaps) == {"skbert on LIME's texts", "lime, 500 samples"}
-        lime = methods["lime"]["comprehensiveness_per_text"]
-        skbert = methods["skbert on LIME's texts"]["comprehensiveness_per_text"]
-        assert gaps["skbert on LIME's texts"]["mean"] == pytest.approx(
-            lime[0] - skbert[0]
-        )
-    else:
-        assert not any("lime" in name.lower() for name in methods)
-        assert report["faithfulness"]["lime_comprehensiveness_minus"] == {}
-    for name, row in methods.items():
-        on_limes = name.startswith("lime") or "LIME's texts" in name
-        assert len(row["comprehensiveness_per_text"]) == (1 if on_limes else 4)
-    for row in methods.values():
-        assert -1 <= row["comprehensiveness"] <= 1 and -1 <= row["sufficiency"] <= 1
-    completeness = report["faithfulness"]["completeness"]
-    assert list(completeness) == ["log-odds", "probability"]
-    assert all(c["median_error"] >= 0 for c in completeness.values())
+    deletion = 'skbert, method="deletion"'
+    for key in ("faithfulness", "goemotions_faithfulness"):  # SST-2, GoEmotions
+        methods = report[key]["methods"]
+        assert set(methods) >= {
+            "skbert",
+            'skbert, output="probability"',
+            deletion,
+            "attention",
+            "random",
+        }
+        assert methods[deletion]["n_steps"] == 20  # explain's default rounds
+        gaps = report[key]["lime_comprehensiveness_minus"]
+        if has_lime:
+            assert methods["lime"]["n_texts"] == 1
+            assert methods["lime, 500 samples"]["n_texts"] == 1
+            assert set(gaps) == {
+                "skbert on LIME's texts",
+                f"{deletion} on LIME's texts",
+                "lime, 500 samples",
+            }
+            lime = methods["lime"]["comprehensiveness_per_text"]
+            for name in ("skbert on LIME's texts", f"{deletion} on LIME's texts"):
+                own = methods[name]["comprehensiveness_per_text"]
+                assert gaps[name]["mean"] == pytest.approx(lime[0] - own[0])
+        else:
+            assert not any("lime" in name.lower() for name in methods)
+            assert gaps == {}
+        for name, row in methods.items():
+            on_limes = name.startswith("lime") or "LIME's texts" in name
+            assert len(row["comprehensiveness_per_text"]) == (1 if on_limes else 4)
+        for row in methods.values():
+            assert -1 <= row["comprehensiveness"] <= 1
+            assert -1 <= row["sufficiency"] <= 1
+        completeness = report[key]["completeness"]
+        assert list(completeness) == ["log-odds", "probability"]
+        assert all(c["median_error"] >= 0 for c in completeness.values())
     for rows in report["calibration"].values():
         kinds = ["uncalibrated", "CalibratedClassifierCV", "calibrate=True"]
         kinds.append("shift check")
@@ -76,6 +85,7 @@ def test_explain_benchmark_runs_end_to_end(tiny_model, tmp_path):
             rows["uncalibrated"]["accuracy"]
         )
     assert "| skbert |" in done.stdout and "Calibration on SST-2" in done.stdout
+    assert "Faithfulness on 4 GoEmotions test comments" in done.stdout
 
 
 def test_aopc_measures_drops_from_the_full_texts_probability(monkeypatch):

@@ -15,6 +15,7 @@ import pytest
 import torch
 from scipy.special import expit
 from sklearn.exceptions import NotFittedError
+from sklearn.isotonic import IsotonicRegression
 from sklearn.utils._param_validation import InvalidParameterError
 
 from conftest import learning
@@ -171,10 +172,14 @@ def test_explaining_changes_no_weight_and_no_prediction(tiny_model):
     np.testing.assert_array_equal(clf.predict_proba(PROBE), proba)
 
 
-def test_explaining_is_safe_on_several_threads(clf):
-    expected = [clf.explain([text], n_steps=8)[0].token_scores for text in PROBE * 2]
+@pytest.mark.parametrize("method", ["integrated-gradients", "deletion"])
+def test_explaining_is_safe_on_several_threads(clf, method):
+    def explain(text):
+        return clf.explain([text], n_steps=8, method=method)[0]
+
+    expected = [explain(text).token_scores for text in PROBE * 2]
     with ThreadPoolExecutor(4) as pool:
-        found = list(pool.map(lambda t: clf.explain([t], n_steps=8)[0], PROBE * 2))
+        found = list(pool.map(explain, PROBE * 2))
     for item, scores in zip(found, expected, strict=True):
         np.testing.assert_allclose(item.token_scores, scores, atol=1e-6)
 
@@ -365,7 +370,166 @@ def test_an_output_the_estimator_does_not_have_is_named(clf, tiny_model):
         reg.explain(["good"], output="probability")
 
 
-@pytest.mark.parametrize("n_steps", [0, 2.5, None])
+@pytest.mark.parametrize("n_steps", [0, 2.5, "50"])
 def test_bad_n_steps_is_named(clf, n_steps):
     with pytest.raises(InvalidParameterError, match="'n_steps' parameter of"):
         clf.explain(["good"], n_steps=n_steps)
+
+
+@pytest.mark.parametrize("method", ["gradients", None])
+def test_an_unknown_method_is_named(clf, method):
+    with pytest.raises(InvalidParameterError, match="'method' parameter of"):
+        clf.explain(["good"], method=method)
+
+
+# --- greedy deletion ------------------------------------------------------------------
+
+
+def reference_deletion(clf, text: str, column: int) -> tuple[list[int], np.ndarray]:
+    """Greedy deletion one word per round, one candidate at a time, written from
+    the definition: the order in which the words go and the fall in log-odds
+    each one caused when it went."""
+    encoded = clf.tokenizer_(text)
+    ids, words = np.array(encoded["input_ids"]), encoded.word_ids()
+    n = max(w for w in words if w is not None) + 1
+
+    def log_odds_without(gone: set[int]) -> float:
+        keep = [i for i, w in enumerate(words) if w is None or w not in gone]
+        with torch.no_grad():
+            logits = clf.model_(input_ids=torch.as_tensor(ids[keep])[None]).logits
+        p = float(torch.softmax(logits, -1)[0, column])
+        return float(np.log(p) - np.log1p(-p))
+
+    gone: set[int] = set()
+    order, falls = [], np.zeros(n)
+    while len(gone) < n:
+        current = log_odds_without(gone)
+        left = [w for w in range(n) if w not in gone]
+        fall = {w: current - log_odds_without(gone | {w}) for w in left}
+        best = max(left, key=lambda w: (fall[w], -w))
+        order.append(best)
+        falls[best] = fall[best]
+        gone.add(best)
+    return order, falls
+
+
+def test_deletion_one_word_a_round_matches_the_definition(clf):
+    explanation = clf.explain(PROBE, method="deletion", n_steps=100)
+    assert explanation.method == "deletion" and explanation.n_steps == 100
+    assert "deletion, n_steps=100" in repr(explanation)
+    for item, text in zip(explanation, PROBE, strict=True):
+        column = list(clf.classes_).index(item.target)
+        order, falls = reference_deletion(clf, text, column)
+        # the scores rank the words in the order they went ...
+        assert np.argsort(-item.scores, kind="stable").tolist() == order
+        # ... and are the falls along that order, made non-increasing
+        in_order = falls[order]
+        pooled = IsotonicRegression(increasing=False).fit_transform(
+            np.arange(len(order)), in_order
+        )
+        np.testing.assert_allclose(item.scores[order], pooled, rtol=1e-4, atol=1e-5)
+        assert item.words == explanation_words(clf, text)
+    # tokens of a word share its score
+    item = explanation[1]  # "goodness" is five word pieces
+    np.testing.assert_allclose(item.token_scores[:5], item.scores[0] / 5, rtol=1e-6)
+
+
+def test_falls_are_pooled_into_a_non_increasing_sequence_with_the_same_sum():
+    from skbert._explain import _non_increasing
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 5, 30):
+        values = rng.normal(size=n)
+        found = _non_increasing(values)
+        assert found.sum() == pytest.approx(values.sum(), abs=1e-9)
+        assert (np.diff(found) < 0).all()  # strictly: sorting gives the order
+        expected = IsotonicRegression(increasing=False).fit_transform(
+            np.arange(n), values
+        )
+        np.testing.assert_allclose(found, expected, atol=1e-7)
+    np.testing.assert_allclose(
+        _non_increasing(np.array([3.0, 1.0, 2.0])), [3, 1.5, 1.5]
+    )
+    assert _non_increasing(np.array([2.0, 2.0])).tolist() != [2.0, 2.0]  # tie broken
+
+
+def explanation_words(clf, text):
+    return clf.explain([text], n_steps=2)[0].words
+
+
+@pytest.mark.parametrize("n_steps", [1, 3, None])
+def test_deletion_adds_up_exactly_to_the_input_against_no_words(clf, n_steps):
+    explanation = clf.explain(PROBE, method="deletion", n_steps=n_steps)
+    proba = clf.predict_proba(PROBE)
+    columns = np.searchsorted(clf.classes_, explanation.target)
+    np.testing.assert_allclose(
+        explanation.output, log_odds(proba[np.arange(3), columns]), rtol=1e-4
+    )
+    # the baseline is the input with every word deleted: its special tokens alone
+    special = clf.tokenizer_("")["input_ids"]
+    with torch.no_grad():
+        empty = torch.softmax(clf.model_(torch.as_tensor([special])).logits, -1)[0]
+    np.testing.assert_allclose(
+        explanation.baseline_output, log_odds(empty[columns].numpy()), rtol=1e-4
+    )
+    sums = np.array([item.scores.sum() for item in explanation])
+    change = explanation.output - explanation.baseline_output
+    np.testing.assert_allclose(sums, change, rtol=1e-5, atol=1e-5)
+    assert (explanation.completeness_error < 1e-4).all()
+
+
+def test_deletion_is_the_same_alone_in_a_batch_and_in_small_groups(clf, monkeypatch):
+    from skbert import _explain
+
+    together = list(clf.explain(PROBE * 2, method="deletion", n_steps=4))
+    again = list(clf.explain(PROBE * 2, method="deletion", n_steps=4))
+    for first, second in zip(together, again, strict=True):
+        np.testing.assert_array_equal(first.token_scores, second.token_scores)
+    alone = [clf.explain([t], method="deletion", n_steps=4)[0] for t in PROBE]
+    monkeypatch.setattr(_explain, "DELETION_ROWS", 3)  # one input per group
+    grouped = list(clf.explain(PROBE, method="deletion", n_steps=4))
+    for first, second, single, small in zip(
+        together[:3], together[3:], alone, grouped, strict=True
+    ):
+        np.testing.assert_allclose(first.token_scores, second.token_scores, atol=1e-6)
+        np.testing.assert_allclose(first.token_scores, single.token_scores, atol=1e-5)
+        np.testing.assert_allclose(small.token_scores, single.token_scores, atol=1e-5)
+
+
+def test_deletion_explains_pairs_regressors_multilabel_and_chunks(tiny_model):
+    pairs = [(a, b) for a, b in zip(TEXTS, TEXTS[3:] + TEXTS[:3], strict=True)]
+    clf = learning(tiny_model, epochs=2).fit(pairs, LABELS)
+    item = clf.explain([("good film", "the plot was bad")], method="deletion")[0]
+    assert item.parts.tolist() == [0, 0, 1, 1, 1, 1]
+    assert item.completeness_error < 1e-4
+    y = np.c_[np.arange(16) % 4 * 10.0, np.arange(16) % 2]
+    reg = learning(tiny_model, BertTextRegressor, epochs=2).fit(TEXTS, y)
+    explanation = reg.explain(PROBE, target=1, method="deletion")
+    np.testing.assert_allclose(explanation.output, reg.predict(PROBE)[:, 1], rtol=1e-5)
+    assert (explanation.completeness_error < 1e-4).all()
+    Y = np.array(
+        [[label == "pos", "plot" in t] for t, label in zip(TEXTS, LABELS, strict=True)]
+    )
+    multi = learning(tiny_model, epochs=2).fit(TEXTS, Y.astype(int))
+    explanation = multi.explain(PROBE, target=1, method="deletion", n_steps=2)
+    logits = multi.decision_function(PROBE)[:, 1]
+    np.testing.assert_allclose(explanation.output, logits, rtol=1e-4, atol=1e-6)
+    assert (explanation.completeness_error < 1e-4).all()
+    text = "the worst movie, really boring and an awful plot but good music"
+    chunked = learning(tiny_model, epochs=2, long_text="chunk", max_length=8, stride=2)
+    item = chunked.fit(TEXTS, LABELS).explain([text], method="deletion")[0]
+    assert item.tokens == chunked.tokenizer_.tokenize(text)
+    p = chunked.predict_proba([text]).max()
+    assert item.output == pytest.approx(log_odds(p), rel=1e-4)
+    assert item.completeness_error < 1e-4
+
+
+def test_deletion_changes_no_weight_and_no_prediction(tiny_model):
+    clf = learning(tiny_model, epochs=2).fit(TEXTS, LABELS)
+    before = {k: v.clone() for k, v in clf.model_.state_dict().items()}
+    proba = clf.predict_proba(PROBE)
+    clf.explain(PROBE, method="deletion")
+    for name, value in clf.model_.state_dict().items():
+        assert torch.equal(value, before[name]), name
+    assert not clf.model_.training
+    np.testing.assert_array_equal(clf.predict_proba(PROBE), proba)
