@@ -469,44 +469,62 @@ def _delete_all(
     share its score.
     """
     rows_of = _rows_of(encoded)
-    words: list[list[np.ndarray]] = []  # per input, per row: each token's word
-    n_words = np.zeros(len(rows_of), dtype=np.int64)
-    for d, rows in enumerate(rows_of):
-        keys = sorted(
-            {
-                (part, word)
-                for r in rows
-                for part, word in encoded.sources[r][:, [0, 2]].tolist()
-                if part >= 0
-            }
-        )
-        index = {key: i for i, key in enumerate(keys)}
-        words.append(
-            [
-                np.array(
-                    [index.get((p, w), -1) for p, w in encoded.sources[r][:, [0, 2]]],
-                    dtype=np.int64,
-                ).reshape(-1)
-                for r in rows
-            ]
-        )
-        n_words[d] = len(keys)
+    words = [_word_indices(encoded, rows) for rows in rows_of]
+    n_words = np.array([max(int(w.max()) for w in rows) + 1 for rows in words])
     scores: list[np.ndarray] = [np.empty(0)] * len(encoded)
     ends = np.empty((len(rows_of), 2))
+    costs = (n_words + 1) * np.array([len(rows) for rows in rows_of])
+    for group in _groups(costs, DELETION_ROWS):
+        found = _delete_group(
+            output, estimator, encoded, columns, n_rounds, group, words
+        )
+        for d, (word_scores, ends[d]) in zip(group, found, strict=True):
+            shares = _shares(word_scores, words[d])
+            for w, r in zip(words[d], rows_of[d], strict=True):
+                scores[r] = shares[w]
+    return scores, ends
+
+
+def _word_indices(encoded: _data.Encoded, rows: np.ndarray) -> list[np.ndarray]:
+    """Each row's tokens' word, numbered over the input's words in order (text,
+    then word); -1 for special tokens."""
+    keys = sorted(
+        {
+            (part, word)
+            for r in rows
+            for part, word in encoded.sources[r][:, [0, 2]].tolist()
+            if part >= 0
+        }
+    )
+    index = {key: i for i, key in enumerate(keys)}
+    return [
+        np.array(
+            [index.get((p, w), -1) for p, w in encoded.sources[r][:, [0, 2]].tolist()],
+            dtype=np.int64,
+        )
+        for r in rows
+    ]
+
+
+def _groups(costs: np.ndarray, limit: int) -> list[list[int]]:
+    """Indices of ``costs``, largest first, in consecutive groups whose costs add
+    up to at most ``limit`` (a costlier index alone)."""
     groups: list[list[int]] = [[]]
     size = 0
-    for d in np.argsort(-n_words, kind="stable").tolist():  # similar inputs together
-        cost = (int(n_words[d]) + 1) * len(rows_of[d])
-        if groups[-1] and size + cost > DELETION_ROWS:
+    for d in np.argsort(-costs, kind="stable").tolist():
+        if groups[-1] and size + costs[d] > limit:
             groups.append([])
             size = 0
         groups[-1].append(d)
-        size += cost
-    for group in groups:
-        _delete_group(
-            output, estimator, encoded, columns, n_rounds, group, words, scores, ends
-        )
-    return scores, ends
+        size += int(costs[d])
+    return groups
+
+
+def _shares(word_scores: np.ndarray, words: list[np.ndarray]) -> np.ndarray:
+    """Each word's score split evenly over its tokens in all rows, indexed by
+    word (-1, special tokens: 0)."""
+    counts = np.bincount(np.concatenate([w[w >= 0] for w in words]))
+    return np.append(word_scores / np.maximum(counts, 1), 0.0)
 
 
 def _delete_group(
@@ -517,70 +535,68 @@ def _delete_group(
     n_rounds: int,
     group: list[int],
     words: list[list[np.ndarray]],
-    scores: list[np.ndarray],
-    ends: np.ndarray,
-) -> None:
-    """:func:`_delete_all` for the inputs ``group``, in lockstep rounds; writes
-    their rows' ``scores`` and their ``ends``."""
-    rows_of = _rows_of(encoded)
-    n_of = {d: int(max((w.max() for w in words[d]), default=-1)) + 1 for d in group}
+) -> list[tuple[np.ndarray, tuple[float, float]]]:
+    """:func:`_delete_all` for the inputs ``group``, in lockstep rounds: each
+    one's word scores and ``(output, output with every word deleted)``."""
+    n_of = {d: max(int(w.max()) for w in words[d]) + 1 for d in group}
     deleted = {d: np.zeros(n_of[d] + 1, dtype=bool) for d in group}  # last: specials
-    word_scores = {d: np.zeros(n_of[d]) for d in group}
+    falls = {d: np.zeros(n_of[d]) for d in group}
     order: dict[int, list[int]] = {d: [] for d in group}
     pending: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
-    first: dict[int, float] = {}
+    ends: dict[int, list[float]] = {}
     active = list(group)
     while active:
-        ids: list[np.ndarray] = []
-        type_ids: list[np.ndarray] | None = None if encoded.type_ids is None else []
-        owner: list[tuple[int, int]] = []  # each candidate's (input, word or -1)
-        row_candidate: list[int] = []
-        for d in active:
-            left = np.flatnonzero(~deleted[d][:-1])
-            for j in [-1, *left.tolist()]:
-                gone = deleted[d].copy()
-                if j >= 0:
-                    gone[j] = True
-                for w, r in zip(words[d], rows_of[d], strict=True):
-                    keep = ~gone[w]
-                    ids.append(encoded.ids[r][keep])
-                    if type_ids is not None:
-                        type_ids.append(encoded.type_ids[r][keep])
-                    row_candidate.append(len(owner))
-                owner.append((d, j))
+        left = {d: np.flatnonzero(~deleted[d][:-1]) for d in active}
+        owner = [(d, j) for d in active for j in [-1, *left[d].tolist()]]
         values = _outputs_of_rows(
-            output, estimator, ids, type_ids, np.array(row_candidate), owner, columns
+            output, estimator, *_deleted_rows(encoded, words, deleted, owner), columns
         )
-        at = 0
-        still = []
+        at, still = 0, []
         for d in active:
-            left = np.flatnonzero(~deleted[d][:-1])
             current = float(values[at])
-            falls = current - values[at + 1 : at + 1 + len(left)]
-            at += 1 + len(left)
-            first.setdefault(d, current)
-            if d in pending:
-                chunk, own, before = pending.pop(d)
-                together = before - current
-                word_scores[d][chunk] = own + (together - own.sum()) / len(chunk)
-            if not len(left):
-                ends[d] = first[d], current
-                continue
-            k = -(-n_of[d] // n_rounds)
-            best = np.argsort(-falls, kind="stable")[:k]
-            pending[d] = left[best], falls[best], current
-            order[d] += left[best].tolist()
-            deleted[d][left[best]] = True
-            still.append(d)
+            own = current - values[at + 1 : at + 1 + len(left[d])]
+            at += 1 + len(left[d])
+            ends.setdefault(d, [current, current])[1] = current
+            if d in pending:  # the last round's words: what they took off together
+                chunk, alone, before = pending.pop(d)
+                falls[d][chunk] = alone + (before - current - alone.sum()) / len(chunk)
+            if len(left[d]):
+                best = np.argsort(-own, kind="stable")[: -(-n_of[d] // n_rounds)]
+                pending[d] = left[d][best], own[best], current
+                order[d] += left[d][best].tolist()
+                deleted[d][left[d][best]] = True
+                still.append(d)
         active = still
     for d in group:
-        word_scores[d][order[d]] = _non_increasing(word_scores[d][order[d]])
-        counts = np.bincount(
-            np.concatenate([w[w >= 0] for w in words[d]]), minlength=n_of[d]
-        )
-        share = np.append(word_scores[d] / np.maximum(counts, 1), 0.0)
+        falls[d][order[d]] = _non_increasing(falls[d][order[d]])
+    return [(falls[d], (ends[d][0], ends[d][1])) for d in group]
+
+
+def _deleted_rows(
+    encoded: _data.Encoded,
+    words: list[list[np.ndarray]],
+    deleted: dict[int, np.ndarray],
+    owner: list[tuple[int, int]],
+) -> tuple[list[np.ndarray], list[np.ndarray] | None, np.ndarray, list[int]]:
+    """The rows of each candidate ``(input, word)``: the input's rows without
+    its deleted words' tokens and the word's (-1: none more); the token ids,
+    segment ids (None without), each row's candidate, and each candidate's
+    input."""
+    rows_of = _rows_of(encoded)
+    ids: list[np.ndarray] = []
+    type_ids: list[np.ndarray] | None = None if encoded.type_ids is None else []
+    row_candidate: list[int] = []
+    for c, (d, j) in enumerate(owner):
+        gone = deleted[d].copy()
+        if j >= 0:
+            gone[j] = True
         for w, r in zip(words[d], rows_of[d], strict=True):
-            scores[r] = share[w]
+            keep = ~gone[w]
+            ids.append(encoded.ids[r][keep])
+            if type_ids is not None:
+                type_ids.append(encoded.type_ids[r][keep])
+            row_candidate.append(c)
+    return ids, type_ids, np.array(row_candidate), [d for d, _ in owner]
 
 
 def _non_increasing(values: np.ndarray) -> np.ndarray:
@@ -612,7 +628,7 @@ def _outputs_of_rows(
     ids: list[np.ndarray],
     type_ids: list[np.ndarray] | None,
     row_candidate: np.ndarray,
-    owner: list[tuple[int, int]],
+    inputs: list[int],
     columns: np.ndarray,
 ) -> np.ndarray:
     """The explained output of each candidate: its rows' logits averaged, as
@@ -631,8 +647,8 @@ def _outputs_of_rows(
     model.eval()
     with torch.inference_mode():
         for rows in batches:
-            inputs = _data.collate(ids, rows, pad_id, type_ids)
-            found = model(**{k: v.to(device) for k, v in inputs.items()}).logits
+            batch = _data.collate(ids, rows, pad_id, type_ids)
+            found = model(**{k: v.to(device) for k, v in batch.items()}).logits
             if logits is None:
                 logits = torch.empty(
                     (len(ids), found.shape[-1]), dtype=torch.float32, device=device
@@ -640,10 +656,10 @@ def _outputs_of_rows(
             logits[torch.as_tensor(rows, device=device)] = found.float()
         index = torch.as_tensor(row_candidate, device=device)
         pooled = torch.zeros(
-            (len(owner), logits.shape[-1]), dtype=torch.float32, device=device
+            (len(inputs), logits.shape[-1]), dtype=torch.float32, device=device
         ).index_add_(0, index, logits)
-        pooled /= torch.bincount(index, minlength=len(owner)).unsqueeze(-1)
-        picked = torch.as_tensor(columns[[d for d, _ in owner]], device=device)
+        pooled /= torch.bincount(index, minlength=len(inputs)).unsqueeze(-1)
+        picked = torch.as_tensor(columns[inputs], device=device)
         return output(pooled.unsqueeze(0), picked)[0].double().cpu().numpy()
 
 
