@@ -319,8 +319,13 @@ class _Trainer:
             from torch.nn.parallel import DistributedDataParallel
 
             # Broadcasts rank 0's weights; all-reduces (averages) the gradients.
+            # A forward hook that rewrites the body's output (mean pooling, a
+            # bi-encoder) leaves the pooler without gradients: DDP must look.
+            body = getattr(model, "base_model", model)
             self.forward = DistributedDataParallel(
-                model, device_ids=[device.index] if device.type == "cuda" else None
+                model,
+                device_ids=[device.index] if device.type == "cuda" else None,
+                find_unused_parameters=bool(body._forward_hooks),
             )
             batches = batches.shard(_distributed.rank(), _distributed.world_size())
         self.batches = batches
