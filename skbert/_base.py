@@ -96,10 +96,11 @@ SHARED_PARAMETERS = """\
         there: fine-tuning then begins from a linear probe of the checkpoint
         instead of a random head (LP-FT, Kumar et al. 2022). "random" is
         transformers' random initialisation. "auto" is "linear" for
-        ``BertTextClassifier`` and "random" for ``BertTextRegressor``, as
-        measured (SST-2, 8 texts per class, 3 seeds: accuracy 0.601 linear,
-        0.563 random; STS-B, 800 pairs, 2 epochs: Pearson 0.685 linear, 0.731
-        random). Not used when ``warm_start`` continues a fitted model.
+        ``BertTextClassifier`` and "random" for ``BertTextRegressor`` (but
+        "linear" for its bi-encoder, see ``pair_encoding``), as measured
+        (SST-2, 8 texts per class, 3 seeds: accuracy 0.601 linear, 0.563
+        random; STS-B cross-encoder, 800 pairs, 2 epochs: Pearson 0.685
+        linear, 0.731 random). Not used when ``warm_start`` continues a fitted model.
     adapter : None or "lora", default=None
         None fine-tunes every weight. "lora" freezes the pretrained weights and
         trains low-rank adapters (LoRA, Hu et al. 2021) in the Linear layers
@@ -794,7 +795,9 @@ class BertEstimator(BaseEstimator):
     ) -> BertEstimator:
         device = self._fit_device()
         seed = self._seed()
-        model, tokenizer, max_length = self._model_for_fit(spec, continuing, seed)
+        model, tokenizer, max_length = self._model_for_fit(
+            spec, continuing, seed, _data.holds_pairs(inputs)
+        )
 
         def encode(some: _data.Inputs) -> _data.Encoded:
             return self._tokenize(tokenizer, some, max_length)
@@ -878,7 +881,9 @@ class BertEstimator(BaseEstimator):
         """Start the new head of ``model`` as ``head_init`` says: a linear
         probe of what it reads for (up to HEAD_INIT_INPUTS of) the rows ``at``,
         or transformers' random initialisation as loaded."""
-        head_init = self._auto_head_init if self.head_init == "auto" else self.head_init
+        head_init = self.head_init
+        if head_init == "auto":
+            head_init = self._auto_head_init_for(model)
         if head_init != "linear":
             return
         at = np.random.default_rng([seed, 1]).permutation(at)[:HEAD_INIT_INPUTS]
@@ -890,6 +895,10 @@ class BertEstimator(BaseEstimator):
         # Ranks of data-parallel training start (or, after a contrastive
         # stage, end) with rank 0's head, as they start with its weights.
         _engine.set_output_layer(model, *_distributed.broadcast(head))
+
+    def _auto_head_init_for(self, model: Any) -> str:
+        """What ``head_init="auto"`` means for ``model``."""
+        return self._auto_head_init
 
     def _contrastive(
         self, spec: Spec, inputs: _data.Inputs, n_train: int, continuing: bool
@@ -1002,15 +1011,27 @@ class BertEstimator(BaseEstimator):
         return evaluate
 
     def _model_for_fit(
-        self, spec: Spec, continuing: bool, seed: int
+        self, spec: Spec, continuing: bool, seed: int, pairs: bool
     ) -> tuple[Any, Any, int]:
         if continuing:
+            self._check_pairing(pairs, "X")
             return self._continued_model(), self.tokenizer_, self.max_length_
         source, local = _hub.resolve(self.model_name_or_path)
         tokenizer = _hub.load_tokenizer(source, local)
         pooling = self.pooling
         if pooling == "auto":
             pooling = _hub.checkpoint_pooling(source)
+        pair_encoding = self._pair_encoding(source, pairs)
+        if (
+            pair_encoding == "bi"
+            and "token_type_ids" not in tokenizer.model_input_names
+        ):
+            raise ValueError(
+                f"pair_encoding='bi' finds the second text of a pair by its "
+                f"token type ids, but the tokenizer of "
+                f"{os.fspath(self.model_name_or_path)!r} gives none. Use "
+                "pair_encoding='cross' with this model."
+            )
         model = _hub.load_model(
             source,
             local,
@@ -1018,12 +1039,29 @@ class BertEstimator(BaseEstimator):
             problem_type=self._problem_type(spec),
             seed=seed,
             pooling=pooling,
+            pair_encoding=pair_encoding,
         )
         adapter = adapter_settings(self)
         if adapter is not None:
             name = os.fspath(self.model_name_or_path)
             _hub.add_adapter(model, adapter, name, source, seed)
         return model, tokenizer, self._capped_max_length(tokenizer, model.config)
+
+    def _pair_encoding(self, source: str, pairs: bool) -> str:
+        """How the new model reads text pairs ("cross" or "bi", see
+        :func:`_hub.use_pooling`); ``pairs``: whether ``X`` holds them."""
+        return "cross"
+
+    def _check_pairing(self, pairs: bool, name: str) -> None:
+        pair_encoding = _hub.pair_encoding_of(self.model_)
+        _data.check_pairing(pairs, pair_encoding, type(self).__name__, name)
+
+    def _checked_inputs(self, X: Any) -> _data.Inputs:
+        """``X`` checked for prediction by the fitted model."""
+        check_is_fitted(self)
+        inputs = _data.check_inputs(X)
+        self._check_pairing(_data.holds_pairs(inputs), "X")
+        return inputs
 
     def _continued_model(self) -> Any:
         """The fitted model that a warm start or ``partial_fit`` trains on: with
@@ -1149,8 +1187,7 @@ class BertEstimator(BaseEstimator):
 
     def _outputs(self, X: Any) -> np.ndarray:
         """The model's raw outputs (logits, or standardised values) for ``X``."""
-        check_is_fitted(self)
-        inputs = _data.check_inputs(X)
+        inputs = self._checked_inputs(X)
         return self._outputs_of(
             self._tokenize(self.tokenizer_, inputs, self.max_length_)
         )

@@ -314,7 +314,7 @@ class BertTextClassifier(ClassifierMixin, BertEstimator):
         obstacle = self._contrastive_obstacle(spec, continuing)
         if isinstance(self.contrastive, str):  # "auto"
             small = n_train <= CONTRASTIVE_TEXTS_PER_CLASS * len(spec["classes_"])
-            pairs = isinstance(inputs[0], tuple)
+            pairs = _data.holds_pairs(inputs)
             return _distributed.broadcast(obstacle is None and small and not pairs)
         if obstacle is not None:
             raise ValueError(

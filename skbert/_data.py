@@ -70,10 +70,26 @@ def check_inputs(X: Any, name: str = "X") -> Inputs:
     return [str(text) for text in items]
 
 
+def holds_pairs(inputs: Inputs) -> bool:
+    """Whether checked ``inputs`` are text pairs (an empty list holds none)."""
+    return bool(len(inputs)) and isinstance(inputs[0], tuple)
+
+
+def check_pairing(pairs: bool, pair_encoding: str, owner: str, name: str) -> None:
+    """Refuse single texts (``pairs`` False) for a model that encodes the two
+    texts of a pair apart (``pair_encoding`` "bi"): it cannot read one text."""
+    if not pairs and pair_encoding == "bi":
+        raise ValueError(
+            f"{name} holds single texts, but this {owner} was fitted on text "
+            "pairs with pair_encoding='bi': it predicts from the similarity of "
+            "two texts. Pass text pairs."
+        )
+
+
 def check_texts(X: Any, name: str = "X") -> list[str]:
     """Return ``X`` as a list of str; text pairs are refused."""
     inputs = check_inputs(X, name)
-    if isinstance(inputs[0], tuple):
+    if holds_pairs(inputs):
         raise ValueError(
             f"{name} holds text pairs, but only single texts are accepted here."
         )
@@ -635,7 +651,7 @@ def tokenize(
     5,000 words in one chunk raised the peak of a ``long_text="chunk"``
     prediction by 1.1 GB. ``verbose`` >= 1 shows a progress bar over the chunks.
     """
-    pairs = bool(len(inputs)) and isinstance(inputs[0], tuple)
+    pairs = holds_pairs(inputs)
     specials = tokenizer.num_special_tokens_to_add(pair=pairs)
     if max_length <= specials:
         kind = "a text pair" if pairs else "a text"

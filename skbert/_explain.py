@@ -348,7 +348,7 @@ def explain(
     )
     output = next(iter(choices)) if output is None else output
     n_steps = METHODS[method] if n_steps is None else int(n_steps)
-    inputs = _data.check_inputs(X)
+    inputs = estimator._checked_inputs(X)
     encoded = estimator._tokenize(
         estimator.tokenizer_, inputs, estimator.max_length_, sources=True
     )

@@ -44,6 +44,8 @@ _TRUTHY = {"1", "true", "yes", "on"}
 _verified: dict[tuple[str, int, int], str] = {}
 # The config.json key that records the pooling a fitted head reads.
 POOLING_KEY = "skbert_pooling"
+# The config.json key that records how a fitted model reads a text pair.
+PAIR_ENCODING_KEY = "skbert_pair_encoding"
 # Models whose position embeddings reserve slots before the first real position.
 _POSITION_OFFSET = {"roberta": 2, "xlm-roberta": 2, "camembert": 2, "longformer": 2}
 
@@ -239,6 +241,7 @@ def load_model(
     problem_type: str = "single_label_classification",
     seed: int | None = None,
     pooling: str = "cls",
+    pair_encoding: str = "cross",
 ) -> Any:
     """Load ``source`` with a fresh head of ``len(labels)`` outputs.
 
@@ -246,7 +249,8 @@ def load_model(
     "regression", ...); it goes to ``config.json``, so pipelines treat the saved
     model right. An int ``seed`` makes the head's initialisation reproducible
     without touching the caller's random state. ``pooling`` ("cls" or "mean",
-    see :func:`use_pooling`) is what the head reads.
+    see :func:`use_pooling`) is what the head reads, and ``pair_encoding``
+    ("cross" or "bi") how it reads a text pair.
     """
     import torch
     from transformers import AutoModelForSequenceClassification
@@ -263,7 +267,7 @@ def load_model(
             problem_type=problem_type,
             ignore_mismatched_sizes=True,
         )
-    use_pooling(model, pooling)
+    use_pooling(model, pooling, pair_encoding)
     return model
 
 
@@ -331,9 +335,19 @@ def load_saved(directory: str, encoder: bool = False) -> tuple[Any, Any]:
             directory, local_files_only=True, trust_remote_code=False
         )
     if not encoder:
-        use_pooling(model, getattr(model.config, POOLING_KEY, "cls"))
+        use_pooling(
+            model,
+            getattr(model.config, POOLING_KEY, "cls"),
+            getattr(model.config, PAIR_ENCODING_KEY, "cross"),
+        )
     model.eval()
     return model, tokenizer
+
+
+def is_sentence_transformer(source: str) -> bool:
+    """Whether ``source`` is a sentence-transformers model directory (it has
+    the ``modules.json`` that lists its modules)."""
+    return os.path.isfile(os.path.join(source, "modules.json"))
 
 
 def checkpoint_pooling(source: str) -> str:
@@ -355,8 +369,9 @@ def checkpoint_pooling(source: str) -> str:
     return "cls"
 
 
-def use_pooling(model: Any, pooling: str) -> None:
-    """Make the head of ``model`` read ``pooling`` of the last hidden states.
+def use_pooling(model: Any, pooling: str, pair_encoding: str = "cross") -> None:
+    """Make the head of ``model`` read ``pooling`` of the last hidden states,
+    of a text pair read as ``pair_encoding`` says.
 
     "cls" leaves the model as transformers built it (the head reads the first
     token, through the pooler where the model has one). "mean" rewrites the body's
@@ -364,42 +379,153 @@ def use_pooling(model: Any, pooling: str) -> None:
     tokens' hidden states (the attention mask), as sentence-transformers pools
     them: in place of the pooler's output where the body has a pooler (BERT),
     else in place of the first token's state (RoBERTa, DistilBERT heads read it).
-    The choice is stored in ``config.json`` (``skbert_pooling``) so every copy
-    of the model that skbert loads pools the same way; a plain transformers
-    ``pipeline`` ignores it and reads the first token.
+
+    ``pair_encoding="cross"`` reads a pair as transformers does, both texts in
+    one sequence that attends across them. "bi" encodes the two texts apart, as
+    a sentence-transformers bi-encoder does (:func:`_split_pairs`), pools each
+    as ``pooling`` says, and gives the head their cosine similarity, repeated
+    across the features it reads (:func:`_paired_cosine`): the head is then an
+    affine map of the cosine.
+
+    The choices are stored in ``config.json`` (``skbert_pooling``,
+    ``skbert_pair_encoding``) so every copy of the model that skbert loads reads
+    its inputs the same way; a plain transformers ``pipeline`` ignores them and
+    reads the first token of the joint sequence.
     """
     setattr(model.config, POOLING_KEY, pooling)
+    setattr(model.config, PAIR_ENCODING_KEY, pair_encoding)
     body = model.base_model
     # Found by the function, not by a kept handle: a deep copy of the model
-    # (the int8 copy) copies the hook, and a copied handle would remove the
+    # (the int8 copy) copies the hooks, and a copied handle would remove the
     # original's.
-    for key, hook in list(body._forward_hooks.items()):
-        if hook is _mean_pooled:
-            del body._forward_hooks[key]
-            body._forward_hooks_with_kwargs.pop(key, None)
-    if pooling == "mean":
+    for hooks in (body._forward_hooks, body._forward_pre_hooks):
+        for key, hook in list(hooks.items()):
+            if hook in (_mean_pooled, _paired_cosine, _split_pairs):
+                del hooks[key]
+                body._forward_hooks_with_kwargs.pop(key, None)
+                body._forward_pre_hooks_with_kwargs.pop(key, None)
+    if pair_encoding == "bi":
+        body.register_forward_pre_hook(_split_pairs, with_kwargs=True)
+        body.register_forward_hook(_paired_cosine, with_kwargs=True)
+    elif pooling == "mean":
         body.register_forward_hook(_mean_pooled, with_kwargs=True)
 
 
-def _mean_pooled(
+def pair_encoding_of(model: Any) -> str:
+    """How ``model`` reads a text pair: "cross" or "bi" (see :func:`use_pooling`)."""
+    return str(getattr(model.config, PAIR_ENCODING_KEY, "cross"))
+
+
+def _attention_mask(args: tuple[Any, ...], kwargs: dict[str, Any], like: Any) -> Any:
+    import torch
+
+    mask = kwargs.get("attention_mask")
+    if mask is None:
+        mask = args[1] if len(args) > 1 and args[1] is not None else None
+    return torch.ones(like.shape[:2], device=like.device) if mask is None else mask
+
+
+def _split_pairs(
+    module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Forward pre-hook of a bi-encoding body: each row ``[CLS] a [SEP] b [SEP]``
+    becomes two rows, ``[CLS] a [SEP]`` (the same row with ``b`` masked out)
+    and ``[CLS] b [SEP]`` (``b`` moved to the front behind the row's first
+    token), both at positions from 0 and of segment 0, as each text alone is
+    encoded: the ``n`` first texts, then the ``n`` second texts.
+
+    Tensor operations only, at the joint row's length, so the exported ONNX
+    graph and integrated gradients (``inputs_embeds``) go through it too.
+    """
+    import torch
+
+    ids = args[0] if args else kwargs.get("input_ids")
+    embeds = kwargs.get("inputs_embeds")
+    types = kwargs.get("token_type_ids")
+    if types is None:
+        raise ValueError(
+            "This model reads text pairs as a bi-encoder (pair_encoding='bi'), "
+            "which finds the second text by its token_type_ids, but none were "
+            "given."
+        )
+    mask = _attention_mask(args, kwargs, types)
+    second = types == 1
+    # Where the second text starts: the tokens before its first one.
+    start = (second.long().cumsum(dim=1) == 0).sum(dim=1, keepdim=True)
+    steps = torch.arange(types.shape[1], device=types.device).unsqueeze(0)
+    source = start + steps - 1
+    index = torch.where(steps == 0, 0, source.clamp(max=types.shape[1] - 1))
+    moved_mask = (mask * second).gather(1, index) * (source < types.shape[1])
+    moved_mask = torch.where(steps == 0, torch.ones_like(moved_mask), moved_mask)
+    mask = torch.cat([mask * ~second, moved_mask])
+    # Each text alone is about half the joint row: cut the columns that no row
+    # reads, which halves the encoder's work. Not while exporting, whose graph
+    # has no data-dependent shapes (it then runs at the joint length, masked).
+    length = types.shape[1]
+    if not (torch.compiler.is_exporting() or torch.compiler.is_compiling()):
+        length = int(mask.any(dim=0).nonzero().max()) + 1
+    kwargs = {
+        **kwargs,
+        "attention_mask": mask[:, :length],
+        "token_type_ids": torch.zeros_like(mask[:, :length]),
+        "position_ids": None,
+    }
+    if embeds is not None:
+        width = index.unsqueeze(-1).expand(-1, -1, embeds.shape[-1])
+        both = torch.cat([embeds, embeds.gather(1, width)])
+        kwargs["inputs_embeds"] = both[:, :length]
+    if ids is not None:
+        ids = torch.cat([ids, ids.gather(1, index)])[:, :length]
+        if args:
+            return (ids, *args[1:]), kwargs
+        kwargs["input_ids"] = ids
+    return args, kwargs
+
+
+def _paired_cosine(
     module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
 ) -> Any:
+    """Forward hook of a bi-encoding body (after :func:`_split_pairs`): the
+    cosine similarity of each pair's two pooled texts, where the head reads."""
     import torch
 
     from ._engine import pool
 
     hidden = output[0]
-    mask = kwargs.get("attention_mask")
-    if mask is None:
-        mask = args[1] if len(args) > 1 and args[1] is not None else None
-    if mask is None:
-        mask = torch.ones(hidden.shape[:2], device=hidden.device)
-    mean = pool(hidden, mask, "mean")
+    pooled = pool(
+        hidden,
+        _attention_mask(args, kwargs, hidden),
+        getattr(module.config, POOLING_KEY, "mean"),
+    )
+    n = hidden.shape[0] // 2
+    cosine = torch.nn.functional.cosine_similarity(pooled[:n], pooled[n:], dim=-1)
+    return _read_by_head(output, cosine.unsqueeze(-1).expand(-1, hidden.shape[-1]))
+
+
+def _mean_pooled(
+    module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+) -> Any:
+    from ._engine import pool
+
+    hidden = output[0]
+    return _read_by_head(
+        output, pool(hidden, _attention_mask(args, kwargs, hidden), "mean")
+    )
+
+
+def _read_by_head(output: Any, features: Any) -> Any:
+    """``output`` of the body with ``features`` (one row per input) where the
+    head reads: the pooler's output, else the first token's state."""
+    import torch
+
+    hidden = output[0][: features.shape[0]]
+    output["last_hidden_state"] = hidden
     if getattr(output, "pooler_output", None) is not None:
-        output["pooler_output"] = mean
+        output["pooler_output"] = features
         return output
-    first = torch.cat([mean.unsqueeze(1), hidden[:, 1:]], dim=1)
-    output["last_hidden_state"] = first
+    output["last_hidden_state"] = torch.cat(
+        [features.unsqueeze(1), hidden[:, 1:]], dim=1
+    )
     return output
 
 

@@ -276,6 +276,7 @@ def export_onnx(estimator: Any, path: str | os.PathLike, quantize: str | None) -
         },
         "threshold": to_json(params.get("threshold"), "threshold"),
         "calibrate": bool(params.get("calibrate", False)),
+        "pair_encoding": _hub.pair_encoding_of(estimator.model_),
         "spec": {name: to_json(value, name) for name, value in spec.items()},
     }
     save_directory(path, files, meta)

@@ -174,6 +174,12 @@ class OnnxPredictor:
     def _outputs(self, X: Any) -> np.ndarray:
         """Raw outputs, one row per input (windows averaged), as the estimator's."""
         inputs = _data.check_inputs(X)
+        _data.check_pairing(
+            _data.holds_pairs(inputs),
+            self._meta.get("pair_encoding", "cross"),  # older exports lack it
+            f"{self.estimator} (exported)",
+            "X",
+        )
         encoded = _data.tokenize(
             self._tokenizer, inputs, self._meta["max_length"], 0, self._reading
         )

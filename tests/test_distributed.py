@@ -58,11 +58,13 @@ SCRIPT = textwrap.dedent(
         result["classes"] = est.classes_.tolist()
         result["validation_scores"] = est.validation_scores_
         result["predict"] = est.predict_proba(texts[:5]).tolist()
-    elif kind == "regressor":
+    elif kind == "regressor":  # a bi-encoder: rank 0's probe head starts both
         y = np.arange(40.0) * (1 + rank)  # rank 1's targets are twice rank 0's
-        est = BertTextRegressor(model, epochs=2, batch_size=4, random_state=0)
-        est.fit(texts, y)
-        est.partial_fit(texts, y)
+        pairs = list(zip(texts, texts[::-1]))
+        est = BertTextRegressor(model, epochs=2, batch_size=4, random_state=0,
+                                pair_encoding="bi")
+        est.fit(pairs, y)
+        est.partial_fit(pairs, y)
         result["target_mean"] = est.target_mean_.tolist()
         result["target_scale"] = est.target_scale_.tolist()
     elif kind == "adapter":  # LoRA: only the adapters and the head train
