@@ -5,7 +5,9 @@ process (see ``_child.py``) and returns its measurements. Every fine-tuning tool
 is timed the same way:
 
 * fit: from raw texts and labels to a trained model, including loading the
-  tokenizer and the model and tokenising;
+  tokenizer and the model and tokenising (not importing the model's
+  transformers code, which the child does first for every tool that uses
+  transformers: see :func:`~_child.import_model_code`);
 * predict: from raw texts to class scores, including tokenising.
 
 The tools (:data:`TOOLS`):
