@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -310,3 +313,38 @@ def test_few_shot_bars_compare_skbert_with_setfit_and_embeddings(monkeypatch):
     assert found["fit time / setfit"] == {"value": 0.3, "target": "<= 1", "met": True}
     assert found["embedder-sup accuracy against setfit"]["met"]  # 1 point below
     assert "accuracy above setfit-20" not in found
+
+
+def test_children_import_the_model_code_before_timing(tiny_model, tmp_path):
+    """Regression: SetFit imported transformers' BERT code with its package,
+    outside its timed fit, while skbert paid it in the first ``from_pretrained``
+    (1.7 s of its few-shot fit). A child now imports it before running any tool
+    that uses transformers, and not for one that does not."""
+    (tmp_path / "probe_tools.py").write_text(
+        "import sys\n"
+        "from _tools import Tool\n"
+        "NAME = 'transformers.models.bert.modeling_bert'\n"
+        "def run(job, data):\n"
+        "    return {'predicted': [], 'imported': NAME in sys.modules}\n"
+        "TOOLS = {\n"
+        "    'hf': Tool('h', ('transformers',), run), 'plain': Tool('p', (), run)}\n"
+        "def score(job, predicted, expected):\n"
+        "    return {}\n"
+    )
+    (tmp_path / "data.json").write_text(json.dumps({"train_x": [], "eval_y": []}))
+    imported = {}
+    for tool in ("hf", "plain"):
+        job = {"tool": tool, "model_dir": str(tiny_model)}
+        (tmp_path / "job.json").write_text(json.dumps(job))
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "_child.py"),
+                *(str(tmp_path / f) for f in ("job.json", "data.json", "out.json")),
+                "probe_tools",
+            ],
+            check=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(tmp_path)},
+        )
+        imported[tool] = json.loads((tmp_path / "out.json").read_text())["imported"]
+    assert imported == {"hf": True, "plain": False}
